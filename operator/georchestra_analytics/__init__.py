@@ -1,0 +1,10 @@
+"""georchestra-analytics: usage analytics for geOrchestra platforms."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("georchestra-analytics")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

@@ -1,0 +1,46 @@
+"""The `georchestra-analytics` command. Each command group lives in its own module of this package."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from georchestra_analytics import __version__
+from georchestra_analytics.cli.logs import configure_logging
+
+# Exit codes shared by every command, so scripts and Kubernetes Jobs can tell faults apart.
+EXIT_OK = 0
+EXIT_FAILURE = 1  # a system fault: database unreachable, API refused, ...
+EXIT_USAGE = 2  # bad arguments or an invalid stack file (click uses 2 for usage errors too)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, "-V", "--version", prog_name="georchestra-analytics")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    envvar="ANALYTICS_LOG_LEVEL",
+    help="Verbosity of the logs written to stderr.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"], case_sensitive=False),
+    default="text",
+    show_default=True,
+    envvar="ANALYTICS_LOG_FORMAT",
+    help="json writes one JSON object per log line, for log collectors.",
+)
+def cli(log_level: str, log_format: str) -> None:
+    """Usage analytics for geOrchestra: access logs in, classified records, aggregates and dashboards out."""
+    configure_logging(getattr(logging, log_level.upper()), json_lines=log_format == "json")
+
+
+def main() -> None:
+    try:
+        cli(prog_name="georchestra-analytics")
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""kopf handlers (thin), status conditions and timers."""

@@ -1,0 +1,1 @@
+"""Database access: connections, migrations, policy reconciler, flavor detection, embedded server."""

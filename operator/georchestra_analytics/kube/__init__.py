@@ -1,0 +1,1 @@
+"""Pure builders: (stack, rendered configs) -> Kubernetes object dicts; apply and diff helpers."""

@@ -1,0 +1,1 @@
+"""The parse job: sources, record model, application processors, OGC request classifier, privacy, writer."""

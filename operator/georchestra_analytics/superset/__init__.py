@@ -1,0 +1,1 @@
+"""Superset: REST client, bundle builder, sync."""
