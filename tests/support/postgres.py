@@ -65,8 +65,11 @@ def pg_server() -> Iterator[PostgresServer]:
     external = os.environ.get("ANALYTICS_TEST_DSN")
     if external:
         params = conninfo_to_dict(external)
-        server = PostgresServer(dsn=make_conninfo(external, dbname=params.get("dbname") or "postgres"),
-                                embedded=None, timescaledb_missing=None)
+        server = PostgresServer(
+            dsn=make_conninfo(external, dbname=params.get("dbname") or "postgres"),
+            embedded=None,
+            timescaledb_missing=None,
+        )
         server.timescaledb_missing = _probe_timescaledb(server)
         yield server
         return

@@ -44,3 +44,7 @@ def main() -> None:
         cli(prog_name="georchestra-analytics")
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+# Command registration: one module per command or command group, each exposing `command`.
+# (Imported here, after `cli` exists, so a command module may use the shared exit codes.)

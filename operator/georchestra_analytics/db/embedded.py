@@ -18,6 +18,7 @@ import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -78,6 +79,16 @@ def timescaledb_library(bindir: Path) -> Path | None:
         if (libdir / "timescaledb.so").exists():
             return libdir / "timescaledb.so"
     return None
+
+
+def _check_reachable_by_others(directory: Path) -> None:
+    """As root the server runs as `nobody`, which must be able to walk down to its data directory."""
+    for folder in [directory, *directory.parents]:
+        if not folder.stat().st_mode & stat.S_IXOTH:
+            raise EmbeddedPostgresError(
+                f"{folder} is not reachable by the user {UNPRIVILEGED_USER!r} the server runs as when started by "
+                "root; choose another parent folder (TMPDIR) or run as a non-root user"
+            )
 
 
 def free_port() -> int:
@@ -168,9 +179,7 @@ class EmbeddedPostgres:
         return ["runuser", "-u", UNPRIVILEGED_USER, "--"]
 
     def _run(self, args: Sequence[str]) -> None:
-        result = subprocess.run(
-            [*self._run_as(), *args], capture_output=True, text=True, check=False, timeout=120
-        )
+        result = subprocess.run([*self._run_as(), *args], capture_output=True, text=True, check=False, timeout=120)
         if result.returncode != 0:
             raise EmbeddedPostgresError(
                 f"{Path(args[0]).name} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}"
@@ -182,6 +191,7 @@ class EmbeddedPostgres:
         self.base = Path(tempfile.mkdtemp(prefix=CLUSTER_PREFIX, dir=parent))
         (self.base / OWNER_FILE).write_text(str(os.getpid()))
         if os.geteuid() == 0:
+            _check_reachable_by_others(self.base.parent)
             account = pwd.getpwnam(UNPRIVILEGED_USER)
             os.chown(self.base, account.pw_uid, account.pw_gid)
         self._run(
@@ -271,4 +281,3 @@ class EmbeddedPostgres:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-

@@ -1,0 +1,63 @@
+# One entry point for people and CI. `make test` works on a fresh Debian machine: it creates .venv, installs what
+# the machine lacks, prepares the cached real components, lints, and runs every test tier.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Which tiers to run, as a pytest marker expression: `make test TIERS=db`, `make test TIERS="unit or vector"`.
+TIERS  ?=
+PYTEST_ARGS ?=
+
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv system-packages tools lint format test unit wheel demo clean
+
+help:
+	@echo "make demo      run the demo: embedded PostgreSQL, sample logs, usage report"
+	@echo "make test      lint, then every test tier (TIERS=db to run one tier)"
+	@echo "make lint      ruff, mypy, import-linter"
+	@echo "make wheel     build the wheel into dist/"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian packages the tests need (PostgreSQL server binaries, ...); installed only when missing.
+system-packages:
+	tools/ensure-system-packages
+
+# Real components built or installed once and cached outside the repository (~/.cache/georchestra-analytics).
+tools: venv
+	@for module in $(TOOL_MODULES); do \
+	  if [ -f "$$(echo $$module | tr . /).py" ]; then $(BIN)/python -m $$module ensure || exit 1; fi; \
+	done
+TOOL_MODULES := tests.support.k8s_assets tests.support.superset
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: venv system-packages tools lint
+	$(BIN)/pytest $(if $(TIERS),-m "$(TIERS)") $(PYTEST_ARGS)
+
+unit: venv
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+wheel: venv
+	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
+
+demo: $(STAMP)
+	$(BIN)/georchestra-analytics demo
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis
