@@ -1,0 +1,117 @@
+"""The collector: Vector receiving OpenTelemetry logs (and optionally syslog or files) into the buffer table."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from georchestra_analytics.stack.base import SpecModel
+from georchestra_analytics.stack.pods import Labels, PodSettings
+from georchestra_analytics.stack.references import ObjectName
+
+# Vector refuses a disk buffer smaller than this (its minimum max_size, in bytes).
+DISK_BUFFER_MIN_BYTES = 268435488
+MSG_DISK_BUFFER_SIZE = f"collector.buffer.maxSize must be at least {DISK_BUFFER_MIN_BYTES} bytes for a disk buffer"
+
+GATEWAY_ACCESS_LOG_SCOPE = "org.georchestra.gateway.accesslog"
+SECURITY_PROXY_ACCESS_LOG_SCOPE = "org.georchestra.security.accesslog"
+
+ScopeName = Annotated[str, Field(min_length=1, max_length=256)]
+NamespaceName = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+
+
+class Buffer(SpecModel):
+    """Vector's buffer in front of the database sink."""
+
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"self.type != 'disk' || self.maxSize >= {DISK_BUFFER_MIN_BYTES}",
+                    "message": MSG_DISK_BUFFER_SIZE,
+                }
+            ]
+        }
+    }
+
+    type: Literal["memory", "disk"] = "memory"
+    """memory is fast but loses buffered events when a pod restarts; disk survives restarts and runs the
+    collector as a StatefulSet with one volume per replica."""
+    max_events: Annotated[int, Field(ge=1, le=10_000_000)] = 10_000
+    """Memory buffer: how many events it holds."""
+    max_size: Annotated[int, Field(ge=1, le=1 << 40)] = 1 << 30
+    """Disk buffer: its size in bytes (at least 268435488); the volume is sized a quarter larger."""
+    storage_class_name: ObjectName | None = None
+    """Disk buffer: storage class of the volumes; empty uses the cluster's default."""
+    when_full: Literal["block", "drop_newest"] = "block"
+    """block pushes back on senders (nothing lost while they retry); drop_newest discards new events."""
+
+    @model_validator(mode="after")
+    def _disk_minimum(self) -> Buffer:
+        if self.type == "disk" and self.max_size < DISK_BUFFER_MIN_BYTES:
+            raise ValueError(MSG_DISK_BUFFER_SIZE)
+        return self
+
+
+class NetworkAccess(SpecModel):
+    """Who may send logs to the collector (a NetworkPolicy on the OTLP and syslog ports)."""
+
+    enabled: bool = True
+    """Create the NetworkPolicy. Without it any pod of the cluster can reach the collector."""
+    allowed_namespaces: Annotated[list[NamespaceName], Field(max_length=64)] = Field(default_factory=list)
+    """Namespaces whose pods may send; empty allows only the AnalyticsStack's own namespace."""
+    allowed_pod_labels: Labels = Field(default_factory=dict)
+    """Labels a sending pod must carry (in the allowed namespaces); empty allows every pod there."""
+
+
+class SyslogSource(SpecModel):
+    """Receive access-log lines over syslog (for example from nginx or Apache)."""
+
+    port: Annotated[int, Field(ge=1024, le=65535)] = 5140
+    """Port Vector listens on (non-privileged: the collector does not run as root)."""
+    mode: Literal["tcp", "udp"] = "tcp"
+    """Transport of the syslog messages."""
+    log_format: Literal["clf", "combined", "security-proxy"] = "combined"
+    """Format of the access-log lines carried in the messages."""
+
+
+class FileSource(SpecModel):
+    """Read access-log files from a volume shared with the web server that writes them."""
+
+    claim_name: ObjectName
+    """PersistentVolumeClaim holding the files, mounted read-only in the collector pods."""
+    paths: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^/].*$")]],
+        Field(min_length=1, max_length=16),
+    ]
+    """Glob patterns of the files, relative to the volume's root (e.g. `nginx/access*.log`)."""
+    log_format: Literal["clf", "combined", "security-proxy"] = "combined"
+    """Format of the lines."""
+
+
+def _default_scopes() -> list[str]:
+    return [GATEWAY_ACCESS_LOG_SCOPE, SECURITY_PROXY_ACCESS_LOG_SCOPE]
+
+
+class CollectorSpec(PodSettings):
+    """The Vector collector."""
+
+    replicas: Annotated[int, Field(ge=1, le=20)] = 2
+    """Number of Vector pods behind the OTLP Service."""
+    buffer: Buffer = Field(default_factory=Buffer)
+    """Buffer in front of the database sink."""
+    acknowledgements: bool = True
+    """Acknowledge an OTLP request only once its events are written to the buffer table (or the disk buffer),
+    so senders retry what was not stored."""
+    accepted_scopes: Annotated[list[ScopeName], Field(min_length=1, max_length=64)] = Field(
+        default_factory=_default_scopes
+    )
+    """OpenTelemetry instrumentation scopes (logger names) kept; other log records are dropped at the
+    collector. Defaults to the geOrchestra Gateway's and security-proxy's access loggers."""
+    network: NetworkAccess = Field(default_factory=NetworkAccess)
+    """Who may send logs to the collector."""
+    syslog: SyslogSource | None = None
+    """Optional syslog source for text access-log lines."""
+    files: FileSource | None = None
+    """Optional file source for text access-log files on a shared volume."""

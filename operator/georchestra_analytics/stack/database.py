@@ -1,0 +1,85 @@
+"""The database: a managed single-instance TimescaleDB, or an external PostgreSQL/TimescaleDB server."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from georchestra_analytics.stack.base import SpecModel
+from georchestra_analytics.stack.durations import FiniteDuration
+from georchestra_analytics.stack.pods import PodSettings, Quantity
+from georchestra_analytics.stack.references import CredentialsSecret, ObjectName
+
+SCHEMA_NAME_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
+DATABASE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$"
+HOST_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?$|^\[[0-9a-fA-F:.]{2,45}\]$"
+
+MSG_EXACTLY_ONE_DATABASE = "set exactly one of database.managed and database.external"
+
+Flavor = Literal["timescaledb", "postgresql"]
+
+
+class ManagedStorage(SpecModel):
+    """The persistent volume of the managed database."""
+
+    size: Quantity = "20Gi"
+    """Size of the PersistentVolumeClaim. It can grow later if the storage class allows expansion."""
+    storage_class_name: ObjectName | None = None
+    """Storage class of the claim; empty uses the cluster's default class."""
+
+
+class ManagedDatabase(PodSettings):
+    """A single-instance TimescaleDB StatefulSet run by the operator, with generated credentials."""
+
+    storage: ManagedStorage = Field(default_factory=ManagedStorage)
+    """The database's persistent volume."""
+    keep_volume_on_delete: bool = True
+    """Keep the PersistentVolumeClaim (and so the data) when the AnalyticsStack is deleted."""
+    database_name: Annotated[str, Field(max_length=63, pattern=DATABASE_NAME_PATTERN)] = "analytics"
+    """Name of the database created in the managed server."""
+
+
+class ExternalDatabase(SpecModel):
+    """An existing PostgreSQL (15 or later) or TimescaleDB server."""
+
+    host: Annotated[str, Field(min_length=1, max_length=253, pattern=HOST_PATTERN)]
+    """Host name or address of the server, as seen from the cluster's pods."""
+    port: Annotated[int, Field(ge=1, le=65535)] = 5432
+    """TCP port of the server."""
+    database_name: Annotated[str, Field(max_length=63, pattern=DATABASE_NAME_PATTERN)] = "analytics"
+    """Database holding the analytics schema."""
+    ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "require"
+    """libpq sslmode used by every client of the database."""
+    credentials_secret: CredentialsSecret
+    """Secret with the user name and password of a role that owns (or may create) the analytics schema."""
+
+
+class DatabaseSpec(SpecModel):
+    """Where the analytics data lives."""
+
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {"rule": "has(self.managed) != has(self.external)", "message": MSG_EXACTLY_ONE_DATABASE},
+            ]
+        }
+    }
+
+    flavor: Flavor = "timescaledb"
+    """timescaledb uses a hypertable and continuous aggregates (the server needs the extension);
+    postgresql uses native partitions and rollup tables maintained by the parse job."""
+    schema_name: Annotated[str, Field(max_length=63, pattern=SCHEMA_NAME_PATTERN, alias="schema")] = "analytics"
+    """PostgreSQL schema holding the analytics tables and views."""
+    partition_interval: FiniteDuration = "7d"
+    """Time span of one chunk (timescaledb) or partition (postgresql) of the access log table."""
+    managed: ManagedDatabase | None = None
+    """Run a TimescaleDB server in the cluster. Exactly one of managed and external must be set."""
+    external: ExternalDatabase | None = None
+    """Use an existing server. Exactly one of managed and external must be set."""
+
+    @model_validator(mode="after")
+    def _exactly_one_location(self) -> DatabaseSpec:
+        if (self.managed is None) == (self.external is None):
+            raise ValueError(MSG_EXACTLY_ONE_DATABASE)
+        return self

@@ -1,0 +1,112 @@
+"""The parse job: schedule, batch size, parallel workers, application mapping, privacy."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from georchestra_analytics.stack.base import SpecModel
+from georchestra_analytics.stack.pods import PodSettings
+from georchestra_analytics.stack.references import SecretKeySelector
+
+# Five cron fields (minute hour day-of-month month day-of-week) with numbers, names, ranges, steps, lists,
+# `*` and `?`, or one of the @-shorthands Kubernetes CronJobs accept. Ranges of values are checked by the
+# CronJob controller; the shape is checked here and by the CRD.
+_CRON_ITEM = r"(\*|\?|[0-9A-Za-z]{1,3}(-[0-9A-Za-z]{1,3})?)(/[0-9]{1,2})?"
+_CRON_FIELD = rf"{_CRON_ITEM}(,{_CRON_ITEM})*"
+CRON_PATTERN = rf"^(@(yearly|annually|monthly|weekly|daily|hourly)|{_CRON_FIELD}( +{_CRON_FIELD}){{4}})$"
+MSG_CRON = "parser.schedule must be a cron expression of five fields, e.g. '*/5 * * * *', or @hourly/@daily"
+_CRON_RE = re.compile(CRON_PATTERN)
+
+
+def _check_cron(value: str) -> str:
+    if not _CRON_RE.match(value):
+        raise ValueError(MSG_CRON)
+    return value
+
+
+CronSchedule = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        json_schema_extra={
+            "x-kubernetes-validations": [{"rule": f"self.matches(r'{CRON_PATTERN}')", "message": MSG_CRON}]
+        },
+    ),
+    AfterValidator(_check_cron),
+]
+
+APP_NAME_PATTERN = r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$"
+PATH_PREFIX_PATTERN = r"^/[^\s?#]{0,255}$"
+
+
+class ApplicationRoute(SpecModel):
+    """Requests whose path starts with `pathPrefix` belong to application `app`."""
+
+    path_prefix: Annotated[str, Field(min_length=1, max_length=256, pattern=PATH_PREFIX_PATTERN)]
+    """URL path prefix, matched on whole path segments (`/geoserver` matches `/geoserver/ows`, not
+    `/geoserver2`); the longest matching prefix wins."""
+    app: Annotated[str, Field(min_length=1, max_length=63, pattern=APP_NAME_PATTERN)]
+    """Application name recorded for those requests."""
+
+
+# The applications of a standard geOrchestra platform, by their usual context paths.
+DEFAULT_APPLICATIONS: tuple[tuple[str, str], ...] = (
+    ("/geoserver", "geoserver"),
+    ("/geowebcache", "geowebcache"),
+    ("/geonetwork", "geonetwork"),
+    ("/datahub", "datahub"),
+    ("/mapstore", "mapstore"),
+    ("/console", "console"),
+    ("/import", "datafeeder"),
+    ("/datafeeder", "datafeeder"),
+    ("/extractorapp", "extractorapp"),
+    ("/mviewer", "mviewer"),
+    ("/cas", "cas"),
+    ("/header", "header"),
+    ("/analytics", "analytics"),
+    ("/superset", "superset"),
+)
+
+
+def _default_applications() -> list[ApplicationRoute]:
+    return [ApplicationRoute(path_prefix=prefix, app=app) for prefix, app in DEFAULT_APPLICATIONS]
+
+
+class Privacy(SpecModel):
+    """What the parse job keeps about the people behind the requests."""
+
+    client_ip: Literal["truncate", "drop", "keep"] = "truncate"
+    """truncate zeroes the host part (IPv4 /24, IPv6 /48); drop stores nothing; keep stores the address."""
+    pseudonymization_key: SecretKeySelector | None = None
+    """When set, user names are replaced by a keyed hash (HMAC-SHA256) with the key from this Secret, so
+    counts per user stay possible without storing who they are."""
+    drop_query_strings: bool = False
+    """Do not store the raw query string (`query` column) once the request is classified."""
+
+
+class ParserSpec(PodSettings):
+    """The parse CronJob: buffer rows in, classified access records out."""
+
+    schedule: CronSchedule = "*/5 * * * *"
+    """Cron schedule of the parse runs, in the stack's timeZone."""
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 5_000
+    """Buffer rows claimed, parsed and written per transaction."""
+    parallelism: Annotated[int, Field(ge=1, le=16)] = 1
+    """Workers per run. Above 1, runs may also overlap (concurrencyPolicy Allow): workers claim distinct
+    rows with FOR UPDATE SKIP LOCKED."""
+    max_batches: Annotated[int, Field(ge=0, le=100_000)] = 0
+    """Batches per worker and run; 0 drains the buffer."""
+    backlog_alert_age: Annotated[int, Field(ge=60, le=604800)] = 3600
+    """Seconds: when the oldest buffered record is older than this after a run, ParserReady turns False."""
+    applications: Annotated[list[ApplicationRoute], Field(max_length=256)] = Field(
+        default_factory=_default_applications,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["pathPrefix"]},
+    )
+    """Path prefix to application mapping. Defaults to the standard geOrchestra applications; setting it
+    replaces the whole list."""
+    privacy: Privacy = Field(default_factory=Privacy)
+    """Privacy rules applied before anything is stored."""

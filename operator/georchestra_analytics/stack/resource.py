@@ -1,0 +1,103 @@
+"""The AnalyticsStack custom resource as a whole: identity, metadata, spec and status; loading from YAML."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import ConfigDict, Field, ValidationError
+
+from georchestra_analytics.stack.base import SpecModel
+from georchestra_analytics.stack.spec import AnalyticsStackSpec
+from georchestra_analytics.stack.status import StackStatus
+
+GROUP = "analytics.georchestra.org"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "AnalyticsStack"
+PLURAL = "analyticsstacks"
+SINGULAR = "analyticsstack"
+SHORT_NAMES = ("astack",)
+
+# Children are named `<stack>-<part>-<10-char hash>` (at most 25 more characters) and Job names end up in a
+# 63-character label: the stack's name must leave room.
+MAX_NAME_LENGTH = 36
+NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+MSG_NAME_LENGTH = f"metadata.name must be at most {MAX_NAME_LENGTH} characters: child names add up to 25 more"
+
+
+class StackMetadata(SpecModel):
+    """The parts of the object's metadata the operator uses; others are kept but ignored."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN)]
+    namespace: Annotated[str, Field(min_length=1, max_length=63)] = "default"
+    uid: str | None = None
+    generation: int | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class AnalyticsStack(SpecModel):
+    """An AnalyticsStack object: what `kubectl get analyticsstack -o yaml` shows."""
+
+    model_config = SpecModel.model_config | {"extra": "ignore"}
+
+    api_version: Literal["analytics.georchestra.org/v1alpha1"] = Field(
+        default="analytics.georchestra.org/v1alpha1", alias="apiVersion"
+    )
+    kind: Literal["AnalyticsStack"] = "AnalyticsStack"
+    metadata: StackMetadata
+    spec: AnalyticsStackSpec
+    status: StackStatus = Field(default_factory=StackStatus)
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace
+
+    def spec_document(self) -> dict[str, Any]:
+        """The spec as the YAML a person writes (camelCase keys, defaults filled in)."""
+        return self.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class InvalidStackError(ValueError):
+    """A stack document that cannot be used; the message lists every problem with its location."""
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "(document)"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {message}")
+    return "\n".join(lines)
+
+
+def parse_stack(document: Mapping[str, Any]) -> AnalyticsStack:
+    """An AnalyticsStack from a decoded object (a kopf body, a YAML document)."""
+    if document.get("kind", KIND) != KIND:
+        raise InvalidStackError(f"expected kind {KIND}, got {document.get('kind')!r}")
+    try:
+        return AnalyticsStack.model_validate(dict(document))
+    except ValidationError as error:
+        raise InvalidStackError(_describe(error)) from None
+
+
+def load_stack(path: Path | str) -> AnalyticsStack:
+    """The one AnalyticsStack of a YAML file (the `-f` of every command)."""
+    text = Path(path).read_text(encoding="utf-8")
+    documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    stacks = [doc for doc in documents if isinstance(doc, dict) and doc.get("kind") == KIND]
+    if len(stacks) != 1:
+        raise InvalidStackError(f"{path}: expected exactly one {KIND} document, found {len(stacks)}")
+    try:
+        return parse_stack(stacks[0])
+    except InvalidStackError as error:
+        raise InvalidStackError(f"{path}:\n{error}") from None

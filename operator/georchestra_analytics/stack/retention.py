@@ -1,0 +1,101 @@
+"""How long data is kept, how far back aggregates are recomputed, and when chunks are compressed."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from georchestra_analytics.stack.base import SpecModel
+from georchestra_analytics.stack.durations import FOREVER, Duration, FiniteDuration, cel_hours, duration_hours
+
+MSG_RAW_LONGER_THAN_WINDOWS = (
+    "retention.raw must be longer than every aggregate refresh window (aggregates.refreshWindows): "
+    "a refresh reaching past the raw data would erase aggregated buckets"
+)
+MSG_WINDOW_TWO_BUCKETS = (
+    "each aggregate refresh window must cover at least two buckets: hourly >= 2h, daily >= 2d, monthly >= 62d"
+)
+
+
+class Retention(SpecModel):
+    """How long each level of detail is kept (`forever` keeps it)."""
+
+    raw: Duration = "1y"
+    """Individual access records (and rejected records)."""
+    hourly: Duration = "2y"
+    """Hourly aggregates."""
+    daily: Duration = "5y"
+    """Daily aggregates."""
+    monthly: Duration = FOREVER
+    """Monthly aggregates."""
+
+
+class RefreshWindows(SpecModel):
+    """How far back each aggregate is recomputed when late records arrive. Records older than the window
+    are still stored but no longer change the aggregate."""
+
+    hourly: FiniteDuration = "3d"
+    """Refresh window of the hourly aggregate."""
+    daily: FiniteDuration = "35d"
+    """Refresh window of the daily aggregate."""
+    monthly: FiniteDuration = "100d"
+    """Refresh window of the monthly aggregate."""
+
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": (
+                        f"{cel_hours('self.hourly')} >= 2 && {cel_hours('self.daily')} >= 48"
+                        f" && {cel_hours('self.monthly')} >= 1488"
+                    ),
+                    "message": MSG_WINDOW_TWO_BUCKETS,
+                }
+            ]
+        }
+    }
+
+    @model_validator(mode="after")
+    def _two_buckets(self) -> RefreshWindows:
+        minimum = {"hourly": 2, "daily": 48, "monthly": 62 * 24}
+        for name, least in minimum.items():
+            hours = duration_hours(getattr(self, name))
+            if hours is not None and hours < least:
+                raise ValueError(MSG_WINDOW_TWO_BUCKETS)
+        return self
+
+    def longest_hours(self) -> int:
+        return max(duration_hours(getattr(self, name)) or 0 for name in ("hourly", "daily", "monthly"))
+
+
+class Aggregates(SpecModel):
+    """The hourly, daily and monthly aggregates behind the dashboards."""
+
+    refresh_windows: RefreshWindows = Field(default_factory=RefreshWindows)
+    """How far back each aggregate is recomputed."""
+    refresh_interval: FiniteDuration = "1h"
+    """How often the aggregates are refreshed (a TimescaleDB job schedule; the postgresql flavor updates its
+    rollups in each parse run)."""
+
+
+class Compression(SpecModel):
+    """Compression of old access-log chunks (timescaledb flavor only; ignored by postgresql)."""
+
+    enabled: bool = True
+    """Compress chunks older than `after`."""
+    after: FiniteDuration = "14d"
+    """Age after which a chunk is compressed. Late records for compressed chunks are still accepted."""
+
+
+def raw_outlives_refresh_windows(retention: Retention, aggregates: Aggregates) -> bool:
+    """The invariant behind MSG_RAW_LONGER_THAN_WINDOWS."""
+    raw = duration_hours(retention.raw)
+    return raw is None or raw > aggregates.refresh_windows.longest_hours()
+
+
+def cel_raw_outlives_refresh_windows(retention: str, windows: str) -> str:
+    """The same invariant as a CEL rule on the object holding `retention` and `aggregates`."""
+    raw = f"{retention}.raw"
+    checks = " && ".join(
+        f"{cel_hours(raw)} > {cel_hours(f'{windows}.{name}')}" for name in ("hourly", "daily", "monthly")
+    )
+    return f"{raw} == 'forever' || ({checks})"
