@@ -1,0 +1,194 @@
+"""Running the collector's VRL programs and reading its rendered configuration the way Vector does.
+
+No Vector binary is available to the tests. What stands in for it, and how faithfully:
+- VRL programs run in the real VRL compiler and runtime (the vrl-python package).
+- vrl-python cannot take a timestamp as input, while Vector's sources hand VRL real timestamps; `run_remap`
+  therefore turns every `datetime` of the input event into a VRL timestamp with a one-line prelude, so the
+  program under test sees the types it sees in Vector.
+- vrl-python gives timestamps back as display strings; `run_remap` reports which output fields are timestamps
+  (an epilogue asks VRL), and `sink_json` writes them as Vector's JSON encoder does (RFC 3339, `Z`).
+- `interpolate_environment` follows Vector's config loader (src/config/vars.rs): `$$` is a literal `$`,
+  `$NAME`, `${NAME}`, `${NAME:-default}`, `${NAME:?error}`..., a missing variable is an error (strict mode).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from vrl_python import VRLRuntime
+
+_RUNTIME = VRLRuntime(None)
+
+# Vector's own pattern for environment variables in a configuration file.
+_VARIABLE = re.compile(
+    r"""\$\$|\$([\w.]+)|\$\{([\w.]+)(?:(:?-|:?\?)([^}]*))?\}""",
+    re.ASCII,
+)
+_DISPLAYED_TIMESTAMP = re.compile(r"^(\d{4,}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) UTC$")
+
+_KIND_EPILOGUE = """
+map_values(.) -> |value| {
+  if is_timestamp(value) { "timestamp" } else if is_string(value) { "string" } else if is_integer(value) {
+    "integer" } else if is_float(value) { "float" } else if is_boolean(value) { "boolean" } else if is_object(
+    value) { "object" } else if is_array(value) { "array" } else { "null" }
+}
+"""
+
+
+class MissingEnvironmentVariable(KeyError):
+    """Vector (strict mode) refuses to start when the configuration names an unset variable."""
+
+
+@dataclass(frozen=True)
+class RemapOutput:
+    event: dict[str, Any]
+    """The event after the program, timestamps as vrl-python displays them."""
+    kinds: dict[str, str]
+    """VRL type of each top-level field of the output: timestamp, string, integer, object, null..."""
+
+
+def run_condition(program: str, event: Mapping[str, Any]) -> bool:
+    """The value of a filter condition for `event`."""
+    prelude, plain_event = _typed_prelude(event)
+    result = _RUNTIME.execute(prelude + program, plain_event).runtime_result
+    if not isinstance(result, bool):
+        raise AssertionError(f"a filter condition must give a boolean, this one gave {result!r}")
+    return result
+
+
+def run_remap(program: str, event: Mapping[str, Any]) -> RemapOutput:
+    """Run a remap program on `event` (datetimes become VRL timestamps) and return the event it leaves."""
+    prelude, plain_event = _typed_prelude(event)
+    result = _RUNTIME.execute(prelude + program + "\n" + _KIND_EPILOGUE, plain_event)
+    return RemapOutput(event=dict(result.processed_event), kinds=dict(result.runtime_result))
+
+
+def sink_json(output: RemapOutput) -> dict[str, Any]:
+    """The event as the postgres sink serialises it into its `$1` jsonb array (timestamps in RFC 3339)."""
+    encoded: dict[str, Any] = {}
+    for key, value in output.event.items():
+        if output.kinds.get(key) == "timestamp":
+            match = _DISPLAYED_TIMESTAMP.match(value)
+            if match is None:
+                raise AssertionError(f"unexpected timestamp display {value!r}")
+            value = f"{match.group(1)}T{match.group(2)}Z"
+        encoded[key] = value
+    return encoded
+
+
+def interpolate_environment(text: str, environment: Mapping[str, str]) -> str:
+    """The configuration text after Vector's environment interpolation (strict mode)."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group(1) or match.group(2)
+        flag = match.group(3) or ""
+        fallback = match.group(4) or ""
+        value = environment.get(name)
+        if flag == ":-":
+            return value if value else fallback
+        if flag == "-":
+            return fallback if value is None else value
+        if flag in (":?", "?") and (value is None or (flag == ":?" and value == "")):
+            raise MissingEnvironmentVariable(f"{name}: {fallback}")
+        if value is None:
+            raise MissingEnvironmentVariable(name)
+        return value
+
+    return _VARIABLE.sub(replace, text)
+
+
+def load_config(text: str, environment: Mapping[str, str]) -> dict[str, Any]:
+    """Interpolate then parse a rendered configuration, as Vector's loader does."""
+    loaded = yaml.safe_load(interpolate_environment(text, environment))
+    if not isinstance(loaded, dict):
+        raise AssertionError("a Vector configuration is a mapping")
+    return loaded
+
+
+def _typed_prelude(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Top-level datetimes of `event` become RFC 3339 strings plus a VRL line that parses them back."""
+    lines: list[str] = []
+    plain: dict[str, Any] = {}
+    for key, value in event.items():
+        if isinstance(value, dt.datetime):
+            if not key.isidentifier() or not key.isascii():
+                raise ValueError(f"{key!r}: only a plain field name can hold a timestamp in these tests")
+            if value.tzinfo is None:
+                raise ValueError(f"{key}: use an aware datetime, Vector timestamps are UTC")
+            plain[key] = value.isoformat()
+            path = "." + key
+            lines.append(f'{path} = parse_timestamp({path}, "%+") ?? {path}')
+        else:
+            plain[key] = value
+    return "".join(line + "\n" for line in lines), plain
+
+
+# The buffer table's columns, as the shared contract fixes them (the db-tier test compares them with the table
+# the migrations create).
+BUFFER_COLUMNS = frozenset(
+    {
+        "timestamp",
+        "observed_timestamp",
+        "message",
+        "attributes",
+        "resources",
+        "scope",
+        "trace_id",
+        "span_id",
+        "severity_text",
+        "severity_number",
+        "flags",
+        "dropped_attributes_count",
+        "source_type",
+    }
+)
+INT4_MIN = -(2**31)
+INT4_MAX = 2**31 - 1
+
+
+def gateway_event(**overrides: Any) -> dict[str, Any]:
+    """A Gateway access-log record as Vector's opentelemetry source emits it (legacy log namespace)."""
+    url = "https://georchestra.example.org/geoserver/ows?SERVICE=WMS&REQUEST=GetMap&LAYERS=topp%3Astates"
+    event: dict[str, Any] = {
+        "message": f"GET 200 {url}",
+        "attributes": {
+            "http.request.method": "GET",
+            "http.status_code": "200",
+            "http.request.url": url,
+            "http.request.id": "7c0e5c8e-52f4-4d1b-9a44-1f0f3f3f1e2a",
+            "enduser.id": "testadmin",
+            "enduser.org.id": "PSC",
+            "enduser.roles": "ROLE_ADMINISTRATOR,ROLE_USER",
+        },
+        "resources": {"service.name": "georchestra-gateway", "host.name": "gateway-6f7d9c-x2x8b"},
+        "scope": {"name": "org.georchestra.gateway.accesslog", "version": "", "attributes": {}},
+        "trace_id": "4ac52aadf321c2e531db005df08792f5",
+        "span_id": "0b9e4bda2a55530d",
+        "severity_text": "INFO",
+        "severity_number": 9,
+        "flags": 1,
+        "dropped_attributes_count": 0,
+        "timestamp": dt.datetime(2026, 11, 27, 9, 30, 12, 345678, tzinfo=dt.UTC),
+        "observed_timestamp": dt.datetime(2026, 11, 27, 9, 30, 12, 400000, tzinfo=dt.UTC),
+        "source_type": "opentelemetry",
+    }
+    event.update(overrides)
+    return event
+
+
+SECURITY_PROXY_LINE = (
+    "192.0.2.10 - testuser|Project Steering Committee|ROLE_USER,ROLE_GN_EDITOR [27/Nov/2026:10:31:02 +0100] "
+    '"GET http://geoserver:8080/geoserver/wms?SERVICE=WMS&REQUEST=GetCapabilities HTTP/1.1" 200 10532 "-" '
+    '"Mozilla/5.0 (X11; Linux x86_64) Firefox/132.0" - "geoserver" "-" 42ms'
+)
+NGINX_COMBINED_LINE = (
+    '198.51.100.7 - - [27/Nov/2026:09:15:44 +0000] "GET /geoserver/gwc/service/wmts?REQUEST=GetTile&LAYER=ne:'
+    'countries HTTP/1.1" 200 18233 "https://georchestra.example.org/mapstore/" "Mozilla/5.0 QGIS/33400"'
+)
