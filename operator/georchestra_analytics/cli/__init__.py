@@ -51,3 +51,5 @@ def main() -> None:
 from georchestra_analytics.cli import crd as _crd  # noqa: E402
 
 cli.add_command(_crd.command)
+from georchestra_analytics.cli import parse as _parse  # noqa: E402
+cli.add_command(_parse.command)

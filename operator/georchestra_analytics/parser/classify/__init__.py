@@ -1,0 +1,1 @@
+"""Request classification: OGC KVP, REST-style tiles and OGC APIs, workspaces and layers, applications."""

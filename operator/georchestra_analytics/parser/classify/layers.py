@@ -1,0 +1,88 @@
+"""Layer names and GeoServer workspaces: `ws:name` prefixes, WCS `ws__name` ids, virtual-service paths."""
+
+from __future__ import annotations
+
+# Path segments after `/geoserver/{ws}/` that make `{ws}` a virtual-service workspace.
+_VIRTUAL_SERVICE_ENDPOINTS = frozenset({"ows", "wms", "wfs", "wcs", "wmts", "wps", "gwc", "ogc"})
+# Segments that follow /geoserver/ directly and are never workspaces.
+_NOT_WORKSPACES = frozenset(
+    {
+        "geoserver",
+        "gwc",
+        "ows",
+        "wms",
+        "wfs",
+        "wcs",
+        "wmts",
+        "wps",
+        "csw",
+        "ogc",
+        "web",
+        "rest",
+        "www",
+        "openlayers",
+        "j_spring_security_check",
+        "styles",
+        "index.html",
+        "schemas",
+        "pdf",
+        "tms",
+        "kml",
+    }
+)
+
+
+def split_layer_list(value: str) -> list[str]:
+    """`a,b` and WFS 2.0's `(a)(b)` lists; blanks dropped."""
+    if "(" in value:
+        value = value.replace(")(", ",").replace("(", "").replace(")", "")
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def wcs_coverage_name(coverage_id: str) -> str:
+    """GeoServer's WCS 2.0 ids replace the workspace colon by a double underscore."""
+    if ":" not in coverage_id and "__" in coverage_id:
+        workspace, name = coverage_id.split("__", 1)
+        if workspace and name:
+            return f"{workspace}:{name}"
+    return coverage_id
+
+
+def virtual_workspace(segments: list[str], geoserver_index: int) -> tuple[str | None, str | None]:
+    """(workspace, layer) of `/geoserver/{ws}/{endpoint}` or `/geoserver/{ws}/{layer}/{endpoint}`."""
+    rest = segments[geoserver_index + 1 :]
+    if len(rest) < 2:
+        return None, None
+    workspace = rest[0]
+    if workspace.lower() in _NOT_WORKSPACES:
+        return None, None
+    if rest[1].lower() in _VIRTUAL_SERVICE_ENDPOINTS:
+        return workspace, None
+    if len(rest) >= 3 and rest[2].lower() in _VIRTUAL_SERVICE_ENDPOINTS:
+        return workspace, rest[1]
+    return None, None
+
+
+def resolve_layers(names: list[str], default_workspace: str | None) -> tuple[list[str], list[str]]:
+    """(layers as `ws:name` or `name`, workspaces in order of first appearance, deduplicated)."""
+    layers: list[str] = []
+    workspaces: list[str] = []
+    for raw in names:
+        workspace, sep, name = raw.partition(":")
+        if not sep:
+            workspace, name = "", raw
+        if not name:
+            continue
+        if not workspace:
+            workspace = default_workspace or ""
+        if workspace and workspace.lower() != "geoserver":
+            layer = f"{workspace}:{name}"
+            if workspace not in workspaces:
+                workspaces.append(workspace)
+        else:
+            layer = name
+        if layer not in layers:
+            layers.append(layer)
+    if default_workspace and not workspaces:
+        workspaces.append(default_workspace)
+    return layers, workspaces

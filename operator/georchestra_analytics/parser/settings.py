@@ -1,0 +1,85 @@
+"""Settings of the parse job: schema, batch size, application mapping, privacy. Built from an AnalyticsStack
+(`from_stack`), or defaults for the dry-run and tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from georchestra_analytics.stack import AnalyticsStack
+from georchestra_analytics.stack.parsing import DEFAULT_APPLICATIONS as STACK_APPLICATIONS
+
+# Path prefix -> application. The stack's defaults, plus applications the parser knows by their usual paths.
+DEFAULT_APPLICATIONS: dict[str, str] = {
+    **dict(STACK_APPLICATIONS),
+    "/data": "data-api",
+    "/mapproxy": "mapproxy",
+    "/mapserver": "mapserver",
+    "/cgi-bin/mapserv": "mapserver",
+    "/geofence": "geofence",
+}
+
+# The Secret named by spec.parser.privacy.pseudonymizationKey reaches the job as this environment variable.
+PSEUDONYM_KEY_ENV = "ANALYTICS_PSEUDONYMIZATION_KEY"
+
+
+class ClientIpPolicy(StrEnum):
+    TRUNCATE = "truncate"  # IPv4 /24, IPv6 /48
+    DROP = "drop"
+    KEEP = "keep"
+
+
+class SettingsError(ValueError):
+    """The parser settings cannot be used (a system fault, not a bad record)."""
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    client_ip: ClientIpPolicy = ClientIpPolicy.TRUNCATE
+    pseudonymize_users: bool = False
+    # Name of the environment variable holding the HMAC key: the secret itself never appears in settings.
+    pseudonym_key_env: str = PSEUDONYM_KEY_ENV
+    drop_query_strings: bool = False
+
+    def pseudonym_key(self) -> bytes | None:
+        if not self.pseudonymize_users:
+            return None
+        key = os.environ.get(self.pseudonym_key_env, "")
+        if not key:
+            raise SettingsError(
+                f"user pseudonymisation is on but the environment variable {self.pseudonym_key_env} is empty"
+            )
+        return key.encode()
+
+
+@dataclass(frozen=True)
+class ParserSettings:
+    schema: str = "analytics"
+    batch_size: int = 5000
+    max_batches: int = 0  # per worker; 0 drains the buffer
+    workers: int = 1
+    applications: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_APPLICATIONS))
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+
+    def replace(self, **changes: Any) -> ParserSettings:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_stack(cls, stack: AnalyticsStack) -> ParserSettings:
+        spec = stack.spec
+        parser = spec.parser
+        return cls(
+            schema=spec.database.schema_name,
+            batch_size=parser.batch_size,
+            max_batches=parser.max_batches,
+            workers=parser.parallelism,
+            applications={route.path_prefix: route.app for route in parser.applications},
+            privacy=PrivacySettings(
+                client_ip=ClientIpPolicy(parser.privacy.client_ip),
+                pseudonymize_users=parser.privacy.pseudonymization_key is not None,
+                drop_query_strings=parser.privacy.drop_query_strings,
+            ),
+        )

@@ -1,0 +1,185 @@
+"""Buffer rows: Vector `opentelemetry` log events as the postgres sink stores them (one column per event field).
+
+Gateway access logs (scope `org.georchestra.gateway.accesslog`) are read from their attributes; text access
+lines (security-proxy through OTel, or files loaded by `ingest` / Vector's file source) from `message`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from georchestra_analytics.parser.ids import stable_id
+from georchestra_analytics.parser.record import Reject
+from georchestra_analytics.parser.request import LoggedRequest
+from georchestra_analytics.parser.sources.clf import parse_text_line
+
+GATEWAY_SCOPE = "org.georchestra.gateway.accesslog"
+SECURITY_PROXY_SCOPE = "org.georchestra.security.accesslog"
+# Set by `ingest` on the rows it writes: the line's stable id, computed from the file name and content.
+RECORD_UID_ATTRIBUTE = "log.record.uid"
+FORMAT_ATTRIBUTE = "log.format"
+
+_HEADER_PREFIX = "http.request.header."
+_PARAMETER_PREFIX = "http.request.parameter."
+_SIZE_ATTRIBUTES = ("http.response.body.size", "http.response.size", "http.response_content_length")
+_DURATION_MS_ATTRIBUTES = ("http.server.duration", "http.response.time", "duration_ms", "http.request.duration")
+# Semantic conventions give this one in seconds.
+_DURATION_S_ATTRIBUTES = ("http.server.request.duration",)
+_CLIENT_IP_ATTRIBUTES = ("client.address", "http.client_ip", "http.request.remote-addr", "net.peer.ip")
+
+
+def json_safe(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The row as it can be stored in `rejected_logs.raw` (jsonb): timestamps as ISO text."""
+    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in row.items()}
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1e9 if value > 1e14 else float(value)  # OTLP's nanoseconds, or epoch seconds
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return None
+
+
+def _as_mapping(value: Any) -> dict[str, Any] | None:
+    """jsonb columns arrive as dicts from psycopg; some exporters double-encode them as a JSON string."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return None
+        return decoded if isinstance(decoded, dict) else None
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(float(value)) if isinstance(value, str) and "." in value else int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _bounded(value: int | None, upper: int) -> int | None:
+    """Values outside the column's range (or negative) are not measurements: null, not a failed batch."""
+    return value if value is not None and 0 <= value < upper else None
+
+
+def _first(attributes: Mapping[str, Any], names: tuple[str, ...]) -> Any:
+    for name in names:
+        value = attributes.get(name)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def _gateway(row: Mapping[str, Any], attributes: dict[str, Any], ts: datetime) -> LoggedRequest | Reject:
+    url = attributes.get("http.request.url")
+    method = attributes.get("http.request.method")
+    status: Any = attributes.get("http.status_code")
+    message = row.get("message")
+    if not url and isinstance(message, str):
+        # The body repeats "METHOD STATUS URL": enough when the attributes were trimmed.
+        parts = message.split(" ", 2)
+        if len(parts) == 3:
+            method, status, url = method or parts[0], status or parts[1], parts[2]
+    if not isinstance(url, str) or not url:
+        return Reject("gateway log without a request URL", json_safe(row), "gateway")
+    headers: dict[str, str] = {}
+    params: dict[str, str] | None = None
+    for name, value in attributes.items():
+        if name.startswith(_HEADER_PREFIX):
+            headers[name[len(_HEADER_PREFIX) :].lower()] = str(value)
+        elif name.startswith(_PARAMETER_PREFIX):
+            if params is None:
+                params = {}
+            params[name[len(_PARAMETER_PREFIX) :].lower()] = str(value)
+    user = attributes.get("enduser.id") or None
+    roles_text = attributes.get("enduser.roles")
+    roles = [r.strip() for r in roles_text.split(",") if r.strip()] if isinstance(roles_text, str) and user else []
+    duration = _int(_first(attributes, _DURATION_MS_ATTRIBUTES))
+    if duration is None:
+        seconds = _first(attributes, _DURATION_S_ATTRIBUTES)
+        if seconds is not None:
+            try:
+                duration = round(float(seconds) * 1000)
+            except (TypeError, ValueError):
+                duration = None
+    client_ip = _first(attributes, _CLIENT_IP_ATTRIBUTES)
+    forwarded = headers.get("x-forwarded-for")
+    if client_ip is None and forwarded:
+        client_ip = forwarded.split(",", 1)[0].strip()
+    uid = attributes.get(RECORD_UID_ATTRIBUTE)
+    if not isinstance(uid, str) or not uid:
+        uid = stable_id(
+            "otel",
+            ts.isoformat(),
+            message if isinstance(message, str) else "",
+            str(row.get("trace_id") or ""),
+            str(row.get("span_id") or ""),
+            json.dumps(attributes, sort_keys=True, separators=(",", ":"), default=str),
+        )
+    return LoggedRequest(
+        ts=ts,
+        id=uid,
+        source="gateway",
+        method=str(method).upper() if method else None,
+        url=url,
+        status=_bounded(_int(status), 1000),
+        user=str(user) if user else None,
+        org=(attributes.get("enduser.org.id") or None) if user else None,
+        roles=roles,
+        client_ip=str(client_ip) if client_ip is not None else None,
+        response_time_ms=_bounded(duration, 2**31),
+        response_size=_bounded(_int(_first(attributes, _SIZE_ATTRIBUTES)), 2**63),
+        referrer=headers.get("referer") or headers.get("referrer"),
+        user_agent=headers.get("user-agent"),
+        extra_params=params,
+    )
+
+
+def _text(row: Mapping[str, Any], message: str, attributes: dict[str, Any] | None) -> LoggedRequest | Reject:
+    attrs = attributes or {}
+    uid = attrs.get(RECORD_UID_ATTRIBUTE)
+    if not isinstance(uid, str) or not uid:
+        uid = stable_id("text", str(attrs.get("log.file.name") or ""), message)
+    hint = attrs.get(FORMAT_ATTRIBUTE)
+    parsed = parse_text_line(message, uid, format_hint=hint if isinstance(hint, str) else None)
+    if isinstance(parsed, Reject):
+        return Reject(parsed.reason, json_safe(row), parsed.source)
+    return parsed
+
+
+def read_buffer_row(row: Mapping[str, Any]) -> LoggedRequest | Reject:
+    """One buffer row (a dict of its columns) to a LoggedRequest, or a Reject with the whole row."""
+    scope = _as_mapping(row.get("scope"))
+    scope_name = scope.get("name") if scope else None
+    attributes = _as_mapping(row.get("attributes"))
+    message = row.get("message")
+    if scope_name == GATEWAY_SCOPE:
+        if not attributes:
+            return Reject("gateway log without attributes", json_safe(row), "gateway")
+        ts = _timestamp(row.get("timestamp")) or _timestamp(row.get("observed_timestamp"))
+        if ts is None:
+            return Reject("missing or bad timestamp", json_safe(row), "gateway")
+        return _gateway(row, attributes, ts)
+    if scope_name not in (None, "", SECURITY_PROXY_SCOPE):
+        return Reject("not an access log (other scope)", json_safe(row))
+    if isinstance(message, str) and message:
+        return _text(row, message, attributes)
+    return Reject("not an access log (no message)", json_safe(row))
