@@ -53,3 +53,5 @@ from georchestra_analytics.cli import crd as _crd  # noqa: E402
 cli.add_command(_crd.command)
 from georchestra_analytics.cli import parse as _parse  # noqa: E402
 cli.add_command(_parse.command)
+from georchestra_analytics.cli import superset as _superset  # noqa: E402
+cli.add_command(_superset.command)
