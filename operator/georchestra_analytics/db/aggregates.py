@@ -1,0 +1,143 @@
+"""The aggregates' dimensions and measures: one definition for both flavors, the writer and the tests.
+
+Two families, each by hour, day and month:
+- `usage`: one row per request, over access_logs;
+- `layer_usage`: one row per (request, layer), over access_log_layers, so a GetMap of three layers counts once
+  for each of them.
+Expressions are trusted SQL fragments written here (never configuration), over the source table's columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from georchestra_analytics.db.histogram import bucket_columns
+from georchestra_analytics.db.sql_templates import Quoted, ident
+
+LEVELS: tuple[str, ...] = ("hourly", "daily", "monthly")
+LEVEL_UNIT = {"hourly": "hour", "daily": "day", "monthly": "month"}
+FAMILIES: tuple[str, ...] = ("usage", "layer_usage")
+SOURCE_TABLE = {"usage": "access_logs", "layer_usage": "access_log_layers"}
+
+# The host of an absolute referrer URL, lower-cased; NULL for anything else.
+_REFERRER_HOST = r"lower(substring(referrer from '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]+)'))"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    type: str  # SQL type of the column in the aggregate
+    expression: str  # over the family's source table
+
+    @property
+    def column(self) -> Quoted:
+        return ident(self.name)
+
+    @property
+    def sql(self) -> Quoted:
+        return Quoted(self.expression)
+
+    @property
+    def sql_type(self) -> Quoted:
+        return Quoted(self.type)
+
+
+_TYPES = {"status": "smallint", "tiled": "boolean", "is_download": "boolean"}
+
+
+def _plain(name: str) -> Dimension:
+    return Dimension(name, _TYPES.get(name, "text"), ident(name))
+
+
+_COMMON = ("app", "server", "service", "request", "method", "status", "org", "user", "tiled", "is_download",
+           "download_format")  # fmt: skip
+
+DIMENSIONS: dict[str, tuple[Dimension, ...]] = {
+    "usage": (
+        *(_plain(name) for name in _COMMON),
+        Dimension("referrer_host", "text", _REFERRER_HOST),
+        Dimension("user_agent_family", "text", "(user_agent ->> 'family')"),
+        # Lets the 2.x compatibility views count requests that name no layer.
+        Dimension("names_layers", "boolean", "(coalesce(cardinality(layers), 0) > 0)"),
+    ),
+    "layer_usage": (_plain("layer"), _plain("workspace"), *(_plain(name) for name in _COMMON)),
+}
+
+# Columns access_log_layers copies from its access_logs row (besides ts, id, layer, workspace).
+LAYER_ROW_COLUMNS: tuple[str, ...] = (*_COMMON, "response_time_ms", "response_size")
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    type: str
+    from_raw: str  # aggregate over raw rows
+    rollup: str  # aggregate over a finer aggregate's rows
+    merge: str  # combine the stored value `t.<name>` with a new one `excluded.<name>` (postgresql upserts)
+
+    @property
+    def column(self) -> Quoted:
+        return ident(self.name)
+
+    @property
+    def sql_type(self) -> Quoted:
+        return Quoted(self.type)
+
+    @property
+    def raw_sql(self) -> Quoted:
+        return Quoted(self.from_raw)
+
+    @property
+    def rollup_sql(self) -> Quoted:
+        return Quoted(self.rollup)
+
+    @property
+    def merge_sql(self) -> Quoted:
+        return Quoted(self.merge)
+
+
+def _sum(name: str, raw: str) -> Measure:
+    column = ident(name)
+    return Measure(name, "bigint", raw, f"sum({column})::bigint", f"t.{column} + excluded.{column}")
+
+
+def _measures() -> tuple[Measure, ...]:
+    measures = [
+        _sum("requests", "count(*)"),
+        _sum("errors", "count(*) FILTER (WHERE status >= 400)"),
+        _sum("bytes", "coalesce(sum(response_size), 0)::bigint"),
+        _sum("response_time_count", "count(response_time_ms)"),
+        _sum("response_time_sum", "coalesce(sum(response_time_ms), 0)::bigint"),
+        Measure("response_time_min", "integer", "min(response_time_ms)", "min(response_time_min)",
+                "least(t.response_time_min, excluded.response_time_min)"),
+        Measure("response_time_max", "integer", "max(response_time_ms)", "max(response_time_max)",
+                "greatest(t.response_time_max, excluded.response_time_max)"),
+    ]  # fmt: skip
+    for name, lower, upper in bucket_columns():
+        condition = f"response_time_ms >= {lower}" + (f" AND response_time_ms < {upper}" if upper else "")
+        measures.append(_sum(name, f"count(*) FILTER (WHERE {condition})"))
+    return tuple(measures)
+
+
+MEASURES: tuple[Measure, ...] = _measures()
+HISTOGRAM_COLUMNS: tuple[str, ...] = tuple(name for name, _, _ in bucket_columns())
+
+
+def storage_name(family: str, level: str) -> str:
+    """The continuous aggregate (timescaledb) or rollup table (postgresql) behind the views."""
+    return f"agg_{family}_{level}"
+
+
+def template_context() -> dict[str, object]:
+    """What the SQL templates need to write the aggregates."""
+    return {
+        "levels": LEVELS,
+        "level_unit": {level: Quoted(unit) for level, unit in LEVEL_UNIT.items()},
+        "families": FAMILIES,
+        "source_table": {family: Quoted(table) for family, table in SOURCE_TABLE.items()},
+        "dimensions": DIMENSIONS,
+        "measures": MEASURES,
+        "storage": {family: {level: Quoted(storage_name(family, level)) for level in LEVELS} for family in FAMILIES},
+        "histogram_columns": [ident(name) for name in HISTOGRAM_COLUMNS],
+        "layer_row_columns": [ident(name) for name in LAYER_ROW_COLUMNS],
+    }

@@ -1,0 +1,84 @@
+"""The landing table `<schema>.otel_buffer`: append (ingest), claim and delete (the parse job).
+
+Rows are claimed by ctid with FOR UPDATE SKIP LOCKED, so parallel parse jobs never take the same row, and are
+deleted by ctid in the same transaction: a failed batch rolls back and its rows stay for the next run.
+Nothing here commits; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+BUFFER_COLUMNS: tuple[str, ...] = (
+    "timestamp", "observed_timestamp", "message", "attributes", "resources", "scope", "trace_id", "span_id",
+    "severity_text", "severity_number", "flags", "dropped_attributes_count", "source_type",
+)  # fmt: skip
+_JSON_COLUMNS = frozenset({"attributes", "resources", "scope"})
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    ctid: str  # the row's physical address, valid until the claiming transaction ends
+    row: dict[str, Any]
+
+
+def _table(schema: str) -> sql.Identifier:
+    return sql.Identifier(schema, "otel_buffer")
+
+
+def claim_batch(conn: psycopg.Connection[Any], schema: str, limit: int) -> list[ClaimedRow]:
+    """Lock up to `limit` rows no other transaction holds, and return them with their ctid."""
+    if limit < 1:
+        raise ValueError(f"batch limit must be positive, got {limit}")
+    query = sql.SQL("SELECT ctid::text, {columns} FROM {table} LIMIT {limit} FOR UPDATE SKIP LOCKED").format(
+        columns=sql.SQL(", ").join(sql.Identifier(column) for column in BUFFER_COLUMNS),
+        table=_table(schema),
+        limit=sql.Literal(limit),
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(query)
+        return [ClaimedRow(ctid=row[0], row=dict(zip(BUFFER_COLUMNS, row[1:], strict=True))) for row in cursor]
+
+
+def delete_claimed(conn: psycopg.Connection[Any], schema: str, ctids: Sequence[str]) -> int:
+    """Delete rows claimed in this transaction. Returns how many went."""
+    if not ctids:
+        return 0
+    query = sql.SQL("DELETE FROM {table} WHERE ctid = ANY({ctids}::tid[])").format(
+        table=_table(schema), ctids=sql.Placeholder()
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(query, (list(ctids),))
+        return cursor.rowcount
+
+
+def _copy_value(column: str, value: Any) -> Any:
+    if value is not None and column in _JSON_COLUMNS and not isinstance(value, Jsonb):
+        return Jsonb(value)
+    return value
+
+
+def insert_buffer_rows(conn: psycopg.Connection[Any], schema: str, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Append rows (mappings keyed by buffer column; missing keys are NULL) with COPY. Returns the count.
+
+    A key that is not a buffer column is an error rather than silently dropped data.
+    """
+    query = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
+        table=_table(schema), columns=sql.SQL(", ").join(sql.Identifier(column) for column in BUFFER_COLUMNS)
+    )
+    known = frozenset(BUFFER_COLUMNS)
+    count = 0
+    with conn.cursor() as cursor, cursor.copy(query) as copy:
+        for row in rows:
+            unknown = set(row) - known
+            if unknown:
+                raise ValueError(f"not buffer columns: {', '.join(sorted(unknown))}")
+            copy.write_row([_copy_value(column, row.get(column)) for column in BUFFER_COLUMNS])
+            count += 1
+    return count

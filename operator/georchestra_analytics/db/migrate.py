@@ -1,0 +1,223 @@
+"""`db migrate`: bring a schema to the desired state, and say what changed (or that nothing did).
+
+Order: refuse unsafe configurations; check the server can run the flavor; take the schema's advisory lock
+(concurrent runs wait); apply pending versioned migrations, each in its own transaction with its record;
+create missing roles; re-apply repeatable units (grants, views) whose rendered text changed; set passwords
+the roles lack; reconcile policies (timescaledb jobs, or postgresql partitions and retention).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from georchestra_analytics.db import partitions, roles, timescale_policies
+from georchestra_analytics.db.context import template_context
+from georchestra_analytics.db.flavor import ServerInfo, check_server
+from georchestra_analytics.db.guard import check_configuration
+from georchestra_analytics.db.migrations import REPEATABLE_TEMPLATES, Migration, versioned_migrations
+from georchestra_analytics.db.settings import DatabaseSettings
+from georchestra_analytics.db.sql_templates import checksum, render
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_TABLE = "schema_migrations"
+
+
+class MigrationError(RuntimeError):
+    """The database cannot be migrated as it is; the message says which migration or setting and why."""
+
+
+@dataclass
+class MigrationReport:
+    server: ServerInfo | None = None
+    applied: list[str] = field(default_factory=list)
+    reapplied: list[str] = field(default_factory=list)
+    roles_created: list[str] = field(default_factory=list)
+    passwords_set: list[str] = field(default_factory=list)
+    policy_actions: list[str] = field(default_factory=list)
+    settings_changed: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any((self.applied, self.reapplied, self.roles_created, self.passwords_set, self.policy_actions,
+                    self.settings_changed))  # fmt: skip
+
+    def lines(self) -> list[str]:
+        if not self.changed:
+            return ["database is up to date: nothing to do"]
+        return [
+            *(f"applied migration {version}" for version in self.applied),
+            *(f"re-applied {unit}" for unit in self.reapplied),
+            *(f"created role {name}" for name in self.roles_created),
+            *(f"set the password of role {name}" for name in self.passwords_set),
+            *self.settings_changed,
+            *self.policy_actions,
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "changed": self.changed,
+            "flavor": self.server.flavor if self.server else None,
+            "applied": self.applied,
+            "reapplied": self.reapplied,
+            "roles_created": self.roles_created,
+            "passwords_set": self.passwords_set,
+            "settings_changed": self.settings_changed,
+            "policy_actions": self.policy_actions,
+        }
+
+
+def _lock_key(schema: str) -> str:
+    return f"georchestra-analytics migrate {schema}"
+
+
+def _table(schema: str, name: str) -> sql.Identifier:
+    return sql.Identifier(schema, name)
+
+
+def _bootstrap(conn: psycopg.Connection[Any], schema: str) -> None:
+    """The schema and the migrations table; touched only when missing, so an up-to-date run changes nothing."""
+    exists = conn.execute(
+        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = %s",
+        (schema, MIGRATIONS_TABLE),
+    ).fetchone()
+    if exists:
+        return
+    with conn.transaction():
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (version text PRIMARY KEY, kind text NOT NULL, checksum text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            ).format(_table(schema, MIGRATIONS_TABLE))
+        )
+
+
+def applied_migrations(conn: psycopg.Connection[Any], schema: str) -> dict[str, tuple[str, str, datetime]]:
+    """version -> (kind, checksum, applied_at)."""
+    rows = conn.execute(
+        sql.SQL("SELECT version, kind, checksum, applied_at FROM {}").format(_table(schema, MIGRATIONS_TABLE))
+    ).fetchall()
+    return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
+def _check_applied(applied: Mapping[str, tuple[str, str, datetime]], known: list[Migration]) -> None:
+    by_version = {migration.version: migration for migration in known}
+    for version, (kind, stored, _) in sorted(applied.items()):
+        if kind != "versioned":
+            continue
+        migration = by_version.get(version)
+        if migration is None:
+            raise MigrationError(
+                f"the database has migration {version}, which this version of georchestra-analytics does not know "
+                "(was it migrated by a newer version, or with the other flavor?)"
+            )
+        if migration.checksum != stored:
+            raise MigrationError(
+                f"migration {version} was changed after it was applied (checksum {stored[:12]} in the database, "
+                f"{migration.checksum[:12]} in {migration.template}): restore the file, and put changes in a new "
+                "migration"
+            )
+
+
+def _record(conn: psycopg.Connection[Any], schema: str, version: str, kind: str, digest: str) -> None:
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (version, kind, checksum) VALUES (%s, %s, %s)"
+            " ON CONFLICT (version) DO UPDATE SET checksum = excluded.checksum, applied_at = now()"
+        ).format(_table(schema, MIGRATIONS_TABLE)),
+        (version, kind, digest),
+    )
+
+
+def _execute_script(conn: psycopg.Connection[Any], text: str) -> None:
+    # Several statements in one call: psycopg sends a query without parameters as one simple query.
+    conn.execute(text.encode())
+
+
+def _sync_settings(conn: psycopg.Connection[Any], settings: DatabaseSettings) -> list[str]:
+    """Record flavor and time zone for the writer; refuse to switch either under existing aggregates."""
+    table = _table(settings.schema, "settings")
+    current = dict(conn.execute(sql.SQL("SELECT key, value FROM {}").format(table)).fetchall())
+    wanted = {"flavor": settings.flavor, "time_zone": settings.time_zone}
+    for key in ("flavor", "time_zone"):
+        if key in current and current[key] != wanted[key]:
+            raise MigrationError(
+                f"the schema was built with {key} {current[key]!r}, and the configuration now says {wanted[key]!r}: "
+                "the aggregates are bucketed with it, so it cannot change in place; migrate into a new schema"
+            )
+    changes = []
+    for key, value in wanted.items():
+        if key not in current:
+            conn.execute(sql.SQL("INSERT INTO {} (key, value) VALUES (%s, %s)").format(table), (key, value))
+            changes.append(f"recorded {key} {value}")
+    return changes
+
+
+def _check_time_zone(conn: psycopg.Connection[Any], time_zone: str) -> None:
+    row = conn.execute("SELECT count(*) FROM pg_timezone_names WHERE name = %s", (time_zone,)).fetchone()
+    if not row or not row[0]:
+        raise MigrationError(f"unknown time zone {time_zone!r}: use an IANA name such as 'Europe/Paris' or 'UTC'")
+
+
+def migrate(
+    dsn: str,
+    settings: DatabaseSettings,
+    *,
+    passwords: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> MigrationReport:
+    check_configuration(settings)
+    report = MigrationReport()
+    context = template_context(settings)
+    known = versioned_migrations(settings.flavor)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        _check_time_zone(conn, settings.time_zone)
+        report.server = check_server(conn, settings, create_extension=True)
+        conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (_lock_key(settings.schema),))
+        try:
+            _bootstrap(conn, settings.schema)
+            applied = applied_migrations(conn, settings.schema)
+            _check_applied(applied, known)
+            for migration in known:
+                if migration.version in applied:
+                    continue
+                log.info("applying migration %s", migration.version)
+                with conn.transaction():
+                    _execute_script(conn, migration.render(context))
+                    _record(conn, settings.schema, migration.version, "versioned", migration.checksum)
+                report.applied.append(migration.version)
+            with conn.transaction():
+                report.settings_changed = _sync_settings(conn, settings)
+            report.roles_created = roles.ensure_roles(conn, settings)
+            for unit, template in REPEATABLE_TEMPLATES:
+                text = render(template, **context)
+                digest = checksum(text)
+                previous = applied.get(unit)
+                if previous and previous[1] == digest and not report.roles_created:
+                    continue
+                log.info("applying %s", unit)
+                with conn.transaction():
+                    _execute_script(conn, text)
+                    _record(conn, settings.schema, unit, "repeatable", digest)
+                report.reapplied.append(unit)
+            report.passwords_set = roles.set_passwords(conn, settings, passwords or {})
+            moment = now or datetime.now(UTC)
+            with conn.transaction():
+                if settings.flavor == "timescaledb":
+                    report.policy_actions = timescale_policies.reconcile(conn, settings)
+                else:
+                    report.policy_actions = partitions.maintain(conn, settings, moment)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (_lock_key(settings.schema),))
+    for line in report.lines():
+        log.info("%s", line)
+    return report

@@ -1,0 +1,85 @@
+"""The three login roles (collector, parser, dashboards): created if missing, passwords set from the environment.
+
+Passwords never appear in SQL files or logs. `db migrate` reads them from ANALYTICS_COLLECTOR_PASSWORD,
+ANALYTICS_PARSER_PASSWORD and ANALYTICS_DASHBOARDS_PASSWORD (the operator fills these from generated Secrets)
+and skips a password the role already has, so an up-to-date database stays untouched.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from georchestra_analytics.db.settings import DatabaseSettings
+
+PASSWORD_VARIABLES = {
+    "collector": "ANALYTICS_COLLECTOR_PASSWORD",
+    "parser": "ANALYTICS_PARSER_PASSWORD",
+    "dashboards": "ANALYTICS_DASHBOARDS_PASSWORD",
+}
+
+
+def role_names(settings: DatabaseSettings) -> dict[str, str]:
+    roles = settings.roles
+    return {"collector": roles.collector, "parser": roles.parser, "dashboards": roles.dashboards}
+
+
+def passwords_from_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    environ = os.environ if environ is None else environ
+    return {purpose: environ[variable] for purpose, variable in PASSWORD_VARIABLES.items() if environ.get(variable)}
+
+
+def ensure_roles(conn: psycopg.Connection[Any], settings: DatabaseSettings) -> list[str]:
+    """Create the missing roles (LOGIN, no special attribute). Returns the names created."""
+    created = []
+    for name in role_names(settings).values():
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION").format(
+                    sql.Identifier(name)
+                )
+            )
+            created.append(name)
+    return created
+
+
+def _scram_matches(verifier: str, password: str) -> bool:
+    """Whether a SCRAM-SHA-256 verifier (pg_authid.rolpassword) was made from this password."""
+    try:
+        method, rest = verifier.split("$", 1)
+        iterations_salt, keys = rest.split("$", 1)
+        iterations, salt = iterations_salt.split(":", 1)
+        stored_key = keys.split(":", 1)[0]
+    except ValueError:
+        return False
+    if method != "SCRAM-SHA-256":
+        return False
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    return hmac.compare_digest(base64.b64encode(hashlib.sha256(client_key).digest()).decode(), stored_key)
+
+
+def set_passwords(conn: psycopg.Connection[Any], settings: DatabaseSettings, passwords: Mapping[str, str]) -> list[str]:
+    """Set the given passwords (by purpose) where the role does not have them yet. Returns the roles changed."""
+    names = role_names(settings)
+    changed = []
+    for purpose, password in passwords.items():
+        name = names[purpose]
+        try:
+            row = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (name,)).fetchone()
+            current = row[0] if row else None
+        except psycopg.errors.InsufficientPrivilege:
+            current = None  # cannot tell: set it
+        if current and _scram_matches(current, password):
+            continue
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
+        changed.append(name)
+    return changed

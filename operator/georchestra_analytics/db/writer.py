@@ -1,0 +1,218 @@
+"""Writing parsed records and rejects: what the parse job calls inside its one transaction per batch.
+
+`write_records` COPYs the batch into a temporary staging table, then inserts with ON CONFLICT (ts, id) DO
+NOTHING; only the rows really inserted go on to the per-layer table and, on the postgresql flavor, into the
+rollups. A replayed batch therefore counts nothing twice. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from georchestra_analytics.db import aggregates
+from georchestra_analytics.db.context import schema_context
+from georchestra_analytics.db.schema_info import SchemaInfo, read_schema_info
+from georchestra_analytics.db.sql_templates import Quoted, render
+
+# The parsed record (DESIGN.md section 3) plus `query`, in access_logs column order, with its SQL type.
+RECORD_COLUMNS: dict[str, str] = {
+    "ts": "timestamptz", "id": "text", "source": "text", "server": "text", "app": "text", "method": "text",
+    "path": "text", "query": "text", "status": "smallint", "user": "text", "org": "text", "roles": "text[]",
+    "service": "text", "request": "text", "layers": "text[]", "workspaces": "text[]", "tiled": "boolean",
+    "is_download": "boolean", "download_format": "text", "response_time_ms": "integer",
+    "response_size": "bigint", "referrer": "text", "user_agent": "jsonb", "client_ip": "text", "tags": "text[]",
+}  # fmt: skip
+_INT_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
+STAGING = "staging_access_logs"
+INSERTED = "inserted_access_logs"
+STAGING_LAYERS = "staging_access_log_layers"
+
+
+class InvalidRecord(ValueError):
+    """A record the writer cannot store; the parse job should have rejected it. Says which and why."""
+
+
+@dataclass(frozen=True)
+class Reject:
+    reason: str
+    raw: Any  # the input as received (JSON-serialisable)
+    source: str | None = None
+
+
+def record_problem(record: Mapping[str, Any]) -> str | None:
+    """Why this record cannot be stored, or None. Cheap enough to run on every record."""
+    unknown = set(record) - set(RECORD_COLUMNS)
+    if unknown:
+        return f"unknown keys {sorted(unknown)}"
+    if not record.get("id") or not isinstance(record["id"], str):
+        return "missing id"
+    ts = record.get("ts")
+    if isinstance(ts, str):
+        try:
+            datetime.fromisoformat(ts)
+        except ValueError:
+            return f"ts is not ISO 8601: {ts!r}"
+    elif not isinstance(ts, datetime):
+        return "missing ts"
+    for key, sql_type in RECORD_COLUMNS.items():
+        value = record.get(key)
+        if value is None or key in ("ts", "id"):
+            continue
+        if sql_type in _INT_RANGES:
+            if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= _INT_RANGES[sql_type]:
+                return f"{key} is not a {sql_type}: {value!r}"
+        elif sql_type == "boolean" and not isinstance(value, bool):
+            return f"{key} is not a boolean: {value!r}"
+        elif sql_type == "text[]" and not (
+            isinstance(value, list | tuple) and all(isinstance(item, str) for item in value)
+        ):
+            return f"{key} is not a list of strings: {value!r}"
+        elif sql_type == "text" and not isinstance(value, str):
+            return f"{key} is not a string: {value!r}"
+        elif sql_type == "jsonb" and not isinstance(value, dict):
+            return f"{key} is not an object: {value!r}"
+    return None
+
+
+def _row(record: Mapping[str, Any]) -> list[Any]:
+    row = [record.get(key) for key in RECORD_COLUMNS]
+    user_agent = record.get("user_agent")
+    row[list(RECORD_COLUMNS).index("user_agent")] = None if user_agent is None else Jsonb(user_agent)
+    return row
+
+
+def _column_list(prefix: str = "") -> sql.Composed:
+    return sql.SQL(", ").join(sql.SQL(prefix) + sql.Identifier(key) for key in RECORD_COLUMNS)
+
+
+def _prepare_temp_tables(cursor: psycopg.Cursor[Any]) -> None:
+    definition = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(key), sql.SQL(sql_type)) for key, sql_type in RECORD_COLUMNS.items()
+    )
+    layer_definition = sql.SQL(", ").join(
+        [
+            sql.SQL("ts timestamptz, id text, layer text, workspace text"),
+            *(
+                sql.SQL("{} {}").format(sql.Identifier(key), sql.SQL(RECORD_COLUMNS[key]))
+                for key in aggregates.LAYER_ROW_COLUMNS
+            ),
+        ]
+    )
+    for name, columns in ((STAGING, definition), (INSERTED, definition), (STAGING_LAYERS, layer_definition)):
+        cursor.execute(
+            sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS").format(
+                sql.Identifier(name), columns
+            )
+        )
+    cursor.execute(sql.SQL("TRUNCATE {}, {}, {}").format(*map(sql.Identifier, (STAGING, INSERTED, STAGING_LAYERS))))
+
+
+@cache
+def _rollup_statements(schema: str, time_zone: str) -> tuple[str, ...]:
+    context = schema_context(schema, time_zone, "postgresql")
+    statements = []
+    for family in aggregates.FAMILIES:
+        source = Quoted(sql.Identifier("pg_temp", INSERTED if family == "usage" else STAGING_LAYERS).as_string(None))
+        for level in aggregates.LEVELS:
+            statements.append(render("rollups/upsert.sql.j2", **context, family=family, level=level, source=source))
+    return tuple(statements)
+
+
+def write_records(
+    conn: psycopg.Connection[Any], schema: str, records: Iterable[Mapping[str, Any]], *, info: SchemaInfo | None = None
+) -> int:
+    """Store a batch of parsed records; returns how many were new (replays and duplicates are skipped)."""
+    info = info or read_schema_info(conn, schema)
+    table = sql.Identifier(schema, "access_logs")
+    with conn.cursor() as cursor:
+        _prepare_temp_tables(cursor)
+        copy_query = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(STAGING), _column_list())
+        count = 0
+        with cursor.copy(copy_query) as copy:
+            for position, record in enumerate(records):
+                problem = record_problem(record)
+                if problem:
+                    raise InvalidRecord(f"record {position} (id {record.get('id')!r}): {problem}")
+                copy.write_row(_row(record))
+                count += 1
+        if count == 0:
+            return 0
+        if info.flavor == "postgresql":
+            cursor.execute(
+                sql.SQL("SELECT {}(min(ts), max(ts)) FROM {}").format(
+                    sql.Identifier(schema, "ensure_partitions"), sql.Identifier(STAGING)
+                )
+            )
+        # Keep one row per (ts, id) within the batch, so each key is decided once.
+        cursor.execute(
+            sql.SQL(
+                "WITH inserted AS ("
+                " INSERT INTO {table} ({columns})"
+                " SELECT DISTINCT ON (ts, id) {columns} FROM {staging} ORDER BY ts, id"
+                " ON CONFLICT (ts, id) DO NOTHING RETURNING ts, id)"
+                " INSERT INTO {inserted} ({columns})"
+                " SELECT DISTINCT ON (s.ts, s.id) {staged} FROM {staging} s JOIN inserted USING (ts, id)"
+                " ORDER BY s.ts, s.id"
+            ).format(
+                table=table,
+                columns=_column_list(),
+                staged=_column_list("s."),
+                staging=sql.Identifier(STAGING),
+                inserted=sql.Identifier(INSERTED),
+            )
+        )
+        inserted = cursor.rowcount
+        if inserted == 0:
+            return 0
+        layer_columns = sql.SQL(", ").join(map(sql.Identifier, aggregates.LAYER_ROW_COLUMNS))
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO {layers_staging} (ts, id, layer, workspace, {columns})"
+                " SELECT i.ts, i.id, l.layer,"
+                " CASE WHEN position(':' in l.layer) > 0 THEN split_part(l.layer, ':', 1) END, {prefixed}"
+                " FROM {inserted} i CROSS JOIN LATERAL (SELECT DISTINCT unnest(i.layers) AS layer) l"
+                " WHERE l.layer IS NOT NULL AND l.layer <> ''"
+            ).format(
+                layers_staging=sql.Identifier(STAGING_LAYERS),
+                columns=layer_columns,
+                prefixed=sql.SQL(", ").join(sql.SQL("i.") + sql.Identifier(c) for c in aggregates.LAYER_ROW_COLUMNS),
+                inserted=sql.Identifier(INSERTED),
+            )
+        )
+        cursor.execute(
+            sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
+                sql.Identifier(schema, "access_log_layers"), sql.Identifier(STAGING_LAYERS)
+            )
+        )
+        if info.flavor == "postgresql":
+            for statement in _rollup_statements(schema, info.time_zone):
+                cursor.execute(statement)  # rendered from trusted, pre-quoted parts
+    return inserted
+
+
+def write_rejects(conn: psycopg.Connection[Any], schema: str, rejects: Iterable[Reject | Mapping[str, Any]]) -> int:
+    """Keep what could not be used, with its reason. Returns how many were written."""
+    query = sql.SQL("COPY {} (reason, raw, source) FROM STDIN").format(sql.Identifier(schema, "rejected_logs"))
+    count = 0
+    with conn.cursor() as cursor, cursor.copy(query) as copy:
+        for reject in rejects:
+            if isinstance(reject, Reject):
+                reason, raw, source = reject.reason, reject.raw, reject.source
+            else:
+                reason, raw, source = reject["reason"], reject.get("raw"), reject.get("source")
+            if not reason:
+                raise ValueError("a reject needs a reason")
+            # Anything not JSON-serialisable is kept as its text rather than lost.
+            raw_value = Jsonb(json.loads(json.dumps(raw, default=str))) if raw is not None else None
+            copy.write_row([reason, raw_value, source])
+            count += 1
+    return count
