@@ -192,3 +192,118 @@ NGINX_COMBINED_LINE = (
     '198.51.100.7 - - [27/Nov/2026:09:15:44 +0000] "GET /geoserver/gwc/service/wmts?REQUEST=GetTile&LAYER=ne:'
     'countries HTTP/1.1" 200 18233 "https://georchestra.example.org/mapstore/" "Mozilla/5.0 QGIS/33400"'
 )
+
+
+# Named outputs of the components this project uses (`<id>.<output>` in an `inputs` list).
+_NAMED_OUTPUTS = {"opentelemetry": {"logs", "metrics", "traces"}}
+
+
+def topology_problems(config: Mapping[str, Any]) -> list[str]:
+    """What Vector's topology builder would refuse, or what would silently lose events, in a loaded config.
+
+    Every input must name an existing source or transform (or a named output of one); every source and
+    transform must reach a sink (a component feeding nothing drops its events); there must be no cycle.
+    """
+    sources: dict[str, Any] = dict(config.get("sources") or {})
+    transforms: dict[str, Any] = dict(config.get("transforms") or {})
+    sinks: dict[str, Any] = dict(config.get("sinks") or {})
+    problems: list[str] = []
+    ids = [*sources, *transforms, *sinks]
+    if len(ids) != len(set(ids)):
+        problems.append("a component id is used twice")
+
+    def resolve(reference: str) -> str | None:
+        if reference in sources or reference in transforms:
+            return reference
+        owner, _, output = reference.rpartition(".")
+        kind = str((sources.get(owner) or transforms.get(owner) or {}).get("type"))
+        if output in _NAMED_OUTPUTS.get(kind, set()):
+            return owner
+        return None
+
+    feeds: dict[str, set[str]] = {name: set() for name in ids}
+    for name, component in {**transforms, **sinks}.items():
+        inputs = component.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            problems.append(f"{name} has no inputs")
+            continue
+        for reference in inputs:
+            upstream = resolve(reference)
+            if upstream is None:
+                problems.append(f"{name} reads {reference!r}, which does not exist")
+            else:
+                feeds[upstream].add(name)
+
+    def reaches_sink(name: str, seen: frozenset[str]) -> bool:
+        if name in sinks:
+            return True
+        if name in seen:
+            problems.append(f"cycle through {name}")
+            return False
+        return any(reaches_sink(child, seen | {name}) for child in feeds[name])
+
+    for name in [*sources, *transforms]:
+        if not reaches_sink(name, frozenset()):
+            problems.append(f"{name} reaches no sink: its events would be dropped")
+    return problems
+
+
+def transform_sources(config: Mapping[str, Any]) -> dict[str, str]:
+    """The VRL text of every remap transform and VRL filter condition, by component id."""
+    programs: dict[str, str] = {}
+    for name, component in (config.get("transforms") or {}).items():
+        if component.get("type") == "remap":
+            programs[name] = component["source"]
+        elif component.get("type") == "filter":
+            programs[name] = component["condition"]["source"]
+    return programs
+
+
+def stack_document(collector: Mapping[str, Any] | None = None, schema: str | None = None) -> dict[str, Any]:
+    """An AnalyticsStack manifest with a managed database and the given `spec.collector`."""
+    database: dict[str, Any] = {"managed": {}}
+    if schema is not None:
+        database["schema"] = schema
+    return {
+        "apiVersion": "analytics.georchestra.org/v1alpha1",
+        "kind": "AnalyticsStack",
+        "metadata": {"name": "analytics", "namespace": "georchestra"},
+        "spec": {"database": database, "collector": dict(collector or {})},
+    }
+
+
+# The scenarios docs/collector.md describes, as `spec.collector` sections (and a schema name).
+COLLECTOR_SCENARIOS: dict[str, tuple[dict[str, Any], str | None]] = {
+    "defaults": ({}, None),
+    "syslog over tcp": ({"syslog": {"port": 5140, "mode": "tcp", "logFormat": "combined"}}, None),
+    "syslog over udp": ({"syslog": {"port": 1514, "mode": "udp", "logFormat": "clf"}}, None),
+    "files": (
+        {
+            "replicas": 1,
+            "files": {
+                "claimName": "proxy-logs",
+                "paths": ["security-proxy/access*.log", "nginx/access.log"],
+                "logFormat": "security-proxy",
+            },
+        },
+        None,
+    ),
+    "disk buffer": ({"buffer": {"type": "disk", "maxSize": 2 << 30, "whenFull": "block"}}, None),
+    "custom scopes and schema": (
+        {"acceptedScopes": ["org.georchestra.gateway.accesslog", "com.example.portal.accesslog"]},
+        "geo_stats",
+    ),
+    "no acknowledgements, dropping when full": (
+        {"acknowledgements": False, "buffer": {"type": "memory", "maxEvents": 500, "whenFull": "drop_newest"}},
+        None,
+    ),
+    "every source": (
+        {
+            "replicas": 1,
+            "buffer": {"type": "disk", "maxSize": 268435488},
+            "syslog": {"port": 6514},
+            "files": {"claimName": "logs", "paths": ["*.log"]},
+        },
+        None,
+    ),
+}

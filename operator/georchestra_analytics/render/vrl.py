@@ -72,8 +72,10 @@ def vrl_literal(value: VrlParameter) -> str:
 def program_with_parameters(name: str, parameters: Mapping[str, VrlParameter] | None = None) -> str:
     """The program `name`, preceded by one assignment per parameter, as the rendered configuration holds it."""
     lines = [f"{_variable_name(key)} = {vrl_literal(value)}" for key, value in (parameters or {}).items()]
-    prelude = "".join(line + "\n" for line in lines)
-    return prelude + load_program(name)
+    if not lines:
+        return load_program(name)
+    prelude = "".join(line + "\n" for line in ["# Parameters, from the AnalyticsStack.", *lines])
+    return prelude + "\n" + load_program(name)
 
 
 def _variable_name(name: str) -> str:
