@@ -22,7 +22,7 @@ import yaml
 from georchestra_analytics.render.environment import environment
 from georchestra_analytics.superset.charts import chart_definition
 from georchestra_analytics.superset.layout import dashboard_position, native_filters
-from georchestra_analytics.superset.metrics import MEASURE_COLUMNS, METRICS, cumulative_columns_sql
+from georchestra_analytics.superset.metrics import MEASURE_COLUMNS, metrics
 from georchestra_analytics.superset.settings import BundleSettings
 
 TEMPLATE_FOLDER = "superset"
@@ -129,9 +129,8 @@ def build_bundle(settings: BundleSettings, *, external_url: str | None = None) -
         "dashboard_slug": f"georchestra-usage-{stack}",
         "asset_uuid": lambda kind, key: asset_uuid(stack, kind, key),
         "chart_definition": chart_definition,
-        "metrics": METRICS,
+        "metrics": metrics(sql_identifier(settings.schema)),
         "measures": MEASURE_COLUMNS,
-        "cumulative_columns": cumulative_columns_sql(),
     }
     templates = _templates()
     files: dict[str, str] = {}

@@ -162,6 +162,10 @@ class SupersetClient:
         self._ensure_csrf()
         return self._send("POST", path, json_body=body)
 
+    def delete(self, path: str) -> Any:
+        self._ensure_csrf()
+        return self._send("DELETE", path)
+
     def import_assets(self, bundle: bytes, passwords: dict[str, str], *, filename: str = "bundle.zip") -> None:
         """Import a bundle zip through the assets API, which overwrites every asset it contains."""
         self._ensure_csrf()

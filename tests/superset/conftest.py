@@ -1,0 +1,72 @@
+"""The Superset tier's fixtures: one real Superset for the session, one analytics database with parsed records
+(migrated by `db migrate`'s own code, written through the parse job's writer) that Superset queries."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from georchestra_analytics.db.migrate import migrate
+from georchestra_analytics.db.settings import DatabaseSettings
+from georchestra_analytics.db.writer import write_records
+from georchestra_analytics.superset.bundle import Bundle, build_bundle
+from georchestra_analytics.superset.client import SupersetClient
+from georchestra_analytics.superset.settings import BundleSettings, DatabaseTarget
+from tests.support.analytics_db import random_records
+from tests.support.postgres import PostgresServer
+from tests.support.superset import SupersetServer, superset_server  # noqa: F401 - the session fixture
+
+SCHEMA = "analytics"
+# Sixty days of traffic ending at DATA_END: enough for the hourly, daily and monthly views to differ.
+DATA_END = datetime(2026, 11, 20, tzinfo=UTC)
+DATA_SPAN = timedelta(days=60)
+RECORDS = 4000
+
+
+@dataclass(frozen=True)
+class AnalyticsDatabase:
+    dsn: str  # as the tests' owner role
+    settings: DatabaseSettings
+    bundle_settings: BundleSettings
+    dashboards_password: str
+    records: int
+
+
+@pytest.fixture(scope="session")
+def analytics_db(pg_server: PostgresServer) -> Iterator[AnalyticsDatabase]:
+    name = pg_server.create_database()
+    dsn = pg_server.dsn_for(name)
+    settings = DatabaseSettings(schema=SCHEMA, flavor="postgresql", time_zone="UTC")
+    password = secrets.token_urlsafe(16)
+    try:
+        migrate(dsn, settings, passwords={"dashboards": password})
+        records = random_records(9, RECORDS, DATA_END - DATA_SPAN, DATA_SPAN)
+        with psycopg.connect(dsn) as conn, conn.transaction():
+            written = write_records(conn, SCHEMA, records)
+        params = conninfo_to_dict(dsn)
+        target = DatabaseTarget(
+            host=str(params.get("host") or "127.0.0.1"),
+            port=int(params.get("port") or 5432),
+            database=name,
+            username=settings.roles.dashboards,
+            sslmode="disable",
+        )
+        yield AnalyticsDatabase(dsn, settings, BundleSettings("tier", target, schema=SCHEMA), password, written)
+    finally:
+        pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def bundle(analytics_db: AnalyticsDatabase) -> Bundle:
+    return build_bundle(analytics_db.bundle_settings)
+
+
+@pytest.fixture
+def client(superset_server: SupersetServer) -> SupersetClient:  # noqa: F811 - pytest injects the fixture
+    return SupersetClient.login(superset_server.url, superset_server.username, superset_server.password)
