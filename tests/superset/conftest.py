@@ -11,6 +11,9 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
+from tests.support.analytics_db import random_records
+from tests.support.postgres import PostgresServer
+from tests.support.superset import SupersetServer, superset_server  # noqa: F401 - the session fixture
 
 from georchestra_analytics.db.migrate import migrate
 from georchestra_analytics.db.settings import DatabaseSettings
@@ -18,9 +21,6 @@ from georchestra_analytics.db.writer import write_records
 from georchestra_analytics.superset.bundle import Bundle, build_bundle
 from georchestra_analytics.superset.client import SupersetClient
 from georchestra_analytics.superset.settings import BundleSettings, DatabaseTarget
-from tests.support.analytics_db import random_records
-from tests.support.postgres import PostgresServer
-from tests.support.superset import SupersetServer, superset_server  # noqa: F401 - the session fixture
 
 SCHEMA = "analytics"
 # Sixty days of traffic ending at DATA_END: enough for the hourly, daily and monthly views to differ.

@@ -7,13 +7,13 @@ from typing import Any
 
 import jinja2
 import pytest
+from tests.superset.conftest import AnalyticsDatabase
 
 from georchestra_analytics.render import environment as shared_environment
 from georchestra_analytics.superset import bundle as bundle_module
 from georchestra_analytics.superset.bundle import Bundle, build_bundle
 from georchestra_analytics.superset.client import SupersetClient
 from georchestra_analytics.superset.sync import stored_hash, sync
-from tests.superset.conftest import AnalyticsDatabase
 
 
 def _dashboard(client: SupersetClient, bundle: Bundle) -> dict[str, Any]:
