@@ -55,3 +55,5 @@ from georchestra_analytics.cli import parse as _parse  # noqa: E402
 cli.add_command(_parse.command)
 from georchestra_analytics.cli import superset as _superset  # noqa: E402
 cli.add_command(_superset.command)
+from georchestra_analytics.cli import render as _render  # noqa: E402
+cli.add_command(_render.command)

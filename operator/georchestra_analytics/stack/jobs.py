@@ -16,6 +16,4 @@ class JobsSpec(PodSettings):
     backoff_limit: Annotated[int, Field(ge=0, le=20)] = 4
     """Retries of a failed Job pod before the Job counts as failed."""
     active_deadline_seconds: Annotated[int, Field(ge=60, le=86400)] = 1800
-    """Longest time a Job may run before it is stopped."""
-    ttl_seconds_after_finished: Annotated[int, Field(ge=0, le=2592000)] = 86400
-    """How long a finished Job (and its pod's logs) is kept."""
+    """Longest time a Job (and each parse run) may run before it is stopped."""

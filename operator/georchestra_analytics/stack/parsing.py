@@ -96,8 +96,8 @@ class ParserSpec(PodSettings):
     batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 5_000
     """Buffer rows claimed, parsed and written per transaction."""
     parallelism: Annotated[int, Field(ge=1, le=16)] = 1
-    """Workers per run. Above 1, runs may also overlap (concurrencyPolicy Allow): workers claim distinct
-    rows with FOR UPDATE SKIP LOCKED."""
+    """Parallel workers in each run's pod. Above 1, runs may also overlap (concurrencyPolicy Allow):
+    workers claim distinct rows with FOR UPDATE SKIP LOCKED."""
     max_batches: Annotated[int, Field(ge=0, le=100_000)] = 0
     """Batches per worker and run; 0 drains the buffer."""
     backlog_alert_age: Annotated[int, Field(ge=60, le=604800)] = 3600
