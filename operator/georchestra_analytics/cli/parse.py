@@ -36,7 +36,7 @@ def _dry_run(settings: ParserSettings, input_format: str, file: str, source: str
     except SettingsError as error:
         raise click.UsageError(str(error)) from error
     except OSError as error:
-        raise click.FileError(file, str(error)) from error
+        raise click.UsageError(f"cannot read {file}: {error.strerror or error}") from error
     written = counts.pop("written", 0)
     click.echo(f"{written} records, {sum(counts.values())} rejected", err=True)
 
