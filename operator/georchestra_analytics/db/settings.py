@@ -1,54 +1,28 @@
-"""What the database layer needs to know, until the AnalyticsStack model (stack.py) supplies it.
+"""What the database layer needs to know about a stack.
 
-Durations are `timedelta`s; `None` means "keep forever" (retention) or "off" (compression).
+Durations are `timedelta`s; `None` means "keep forever" (retention) or "off" (compression). `from_stack`
+reads them from an AnalyticsStack; the defaults here are the stack's defaults.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from georchestra_analytics.stack import AnalyticsStack
 
 Flavor = Literal["timescaledb", "postgresql"]
 FLAVORS: tuple[Flavor, ...] = ("timescaledb", "postgresql")
-
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?|w|weeks?|mo|months?|y|years?)\s*$")
-_UNIT_DAYS = {"w": 7, "mo": 30, "y": 365}
-
-
-def parse_duration(text: str | int | timedelta | None) -> timedelta | None:
-    """`"90d"`, `"13 months"`, `"3y"`, `"6h"` -> timedelta. Months count 30 days, years 365."""
-    if text is None or isinstance(text, timedelta):
-        return text
-    if isinstance(text, int):
-        return timedelta(seconds=text)
-    if text.strip().lower() in ("", "forever", "none", "never"):
-        return None
-    match = _DURATION.match(text.lower())
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (expected e.g. '90d', '13 months', '3y', '6h')")
-    number, unit = int(match.group(1)), match.group(2)
-    if unit.startswith("mo"):
-        return timedelta(days=30 * number)
-    if unit in ("m", "min") or unit.startswith("minute"):
-        return timedelta(minutes=number)
-    key = unit[0]
-    if key == "s":
-        return timedelta(seconds=number)
-    if key == "h":
-        return timedelta(hours=number)
-    if key == "d":
-        return timedelta(days=number)
-    return timedelta(days=_UNIT_DAYS[key] * number)
 
 
 @dataclass(frozen=True)
 class Retention:
     """How long each level of data is kept. None keeps it forever."""
 
-    raw: timedelta | None = timedelta(days=395)  # 13 months: a year-on-year comparison of raw records
-    hourly: timedelta | None = timedelta(days=90)
+    raw: timedelta | None = timedelta(days=365)
+    hourly: timedelta | None = timedelta(days=2 * 365)
     daily: timedelta | None = timedelta(days=5 * 365)
     monthly: timedelta | None = None
 
@@ -66,9 +40,9 @@ class RefreshWindow:
 class Refresh:
     # The parse job refreshes what each batch touched; these policies are the backstop for late data and
     # missed refreshes. Each window covers at least two buckets (a TimescaleDB requirement).
-    hourly: RefreshWindow = RefreshWindow(timedelta(days=3), timedelta(hours=1), timedelta(minutes=30))
-    daily: RefreshWindow = RefreshWindow(timedelta(days=7), timedelta(hours=1), timedelta(hours=6))
-    monthly: RefreshWindow = RefreshWindow(timedelta(days=93), timedelta(hours=1), timedelta(days=1))
+    hourly: RefreshWindow = RefreshWindow(timedelta(days=3), timedelta(hours=1), timedelta(hours=1))
+    daily: RefreshWindow = RefreshWindow(timedelta(days=35), timedelta(hours=1), timedelta(hours=1))
+    monthly: RefreshWindow = RefreshWindow(timedelta(days=100), timedelta(hours=1), timedelta(hours=1))
 
 
 @dataclass(frozen=True)
@@ -86,7 +60,7 @@ class DatabaseSettings:
     retention: Retention = field(default_factory=Retention)
     refresh: Refresh = field(default_factory=Refresh)
     # Compress raw chunks older than this; None leaves them uncompressed.
-    compress_after: timedelta | None = timedelta(days=7)
+    compress_after: timedelta | None = timedelta(days=14)
     # A week of raw records per chunk: a chunk of a busy platform (a few million rows) stays well under a
     # quarter of the server's memory, and retention drops whole weeks.
     chunk_interval: timedelta = timedelta(days=7)
@@ -116,29 +90,36 @@ class DatabaseSettings:
         return replace(self, **changes)
 
     @classmethod
-    def from_mapping(cls, spec: dict[str, Any]) -> DatabaseSettings:
-        """From the camelCase sections of an AnalyticsStack spec (database, timeZone, retention, compression)."""
-        database = spec.get("database") or {}
-        retention = spec.get("retention") or {}
-        compression = spec.get("compression") or {}
-        roles = database.get("roles") or {}
-        defaults = Retention()
-        kwargs: dict[str, Any] = {
-            "schema": database.get("schema", "analytics"),
-            "flavor": database.get("flavor", "timescaledb"),
-            "time_zone": spec.get("timeZone", "UTC"),
-            "retention": Retention(
-                raw=parse_duration(retention["raw"]) if "raw" in retention else defaults.raw,
-                hourly=parse_duration(retention["hourly"]) if "hourly" in retention else defaults.hourly,
-                daily=parse_duration(retention["daily"]) if "daily" in retention else defaults.daily,
-                monthly=parse_duration(retention["monthly"]) if "monthly" in retention else defaults.monthly,
+    def from_stack(cls, stack: AnalyticsStack) -> DatabaseSettings:
+        """The database settings an AnalyticsStack declares (the `-f STACK.yaml` of `db` commands)."""
+        from georchestra_analytics.stack import duration_hours
+
+        def hours(value: str) -> timedelta | None:
+            count = duration_hours(value)
+            return None if count is None else timedelta(hours=count)
+
+        def finite(value: str) -> timedelta:
+            return timedelta(hours=duration_hours(value) or 0)
+
+        spec = stack.spec
+        every = finite(spec.aggregates.refresh_interval)
+        end_offset = timedelta(hours=1)
+        windows = spec.aggregates.refresh_windows
+        return cls(
+            schema=spec.database.schema_name,
+            flavor=spec.database.flavor,
+            time_zone=spec.time_zone,
+            retention=Retention(
+                raw=hours(spec.retention.raw),
+                hourly=hours(spec.retention.hourly),
+                daily=hours(spec.retention.daily),
+                monthly=hours(spec.retention.monthly),
             ),
-            "collector_role": roles.get("collector"),
-            "parser_role": roles.get("parser"),
-            "dashboards_role": roles.get("dashboards"),
-        }
-        if compression.get("enabled") is False:
-            kwargs["compress_after"] = None
-        elif "after" in compression:
-            kwargs["compress_after"] = parse_duration(compression["after"])
-        return cls(**kwargs)
+            refresh=Refresh(
+                hourly=RefreshWindow(finite(windows.hourly), end_offset, every),
+                daily=RefreshWindow(finite(windows.daily), end_offset, every),
+                monthly=RefreshWindow(finite(windows.monthly), end_offset, every),
+            ),
+            compress_after=finite(spec.compression.after) if spec.compression.enabled else None,
+            chunk_interval=finite(spec.database.partition_interval),
+        )

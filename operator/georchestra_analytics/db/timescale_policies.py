@@ -32,7 +32,7 @@ class Policy:
     schedule: timedelta | None = None  # None: TimescaleDB's default for that policy
 
     def describe(self) -> str:
-        values = ", ".join(f"{key}={value}" for key, value in self.offsets.items())
+        values = ", ".join(f"{key}={_human(value)}" for key, value in self.offsets.items())
         kind = {REFRESH: "refresh", RETENTION: "retention", COMPRESSION: "compression"}[self.proc]
         return f"{kind} policy on {self.relation} ({values})"
 
@@ -45,6 +45,14 @@ class Job:
     config: dict[str, Any]
     offsets: dict[str, timedelta | None]
     schedule: timedelta
+
+
+def _human(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def desired_policies(settings: DatabaseSettings) -> list[Policy]:
@@ -144,7 +152,7 @@ def reconcile(conn: psycopg.Connection[Any], settings: DatabaseSettings) -> list
             actions.append(f"altered job {job.job_id}: {policy.describe()}")
         if policy.schedule is not None and job.schedule != policy.schedule:
             conn.execute("SELECT alter_job(%s, schedule_interval => %s)", (job.job_id, policy.schedule))
-            actions.append(f"altered job {job.job_id} schedule to every {policy.schedule}")
+            actions.append(f"altered job {job.job_id} schedule to every {_human(policy.schedule)}")
     for key, policy in desired.items():
         if key not in seen:
             _add(conn, settings.schema, policy)

@@ -1,0 +1,44 @@
+"""Refreshing the continuous aggregates over the range a parse batch touched (timescaledb flavor).
+
+`refresh_continuous_aggregate` is a procedure that cannot run inside a transaction block, hence the autocommit
+connection of its own. Hourly first, then daily over the hourly, then monthly over the daily, each widened to
+whole buckets (a refresh only materialises buckets wholly inside its window). On the postgresql flavor the
+rollups are already current when the batch commits, so this does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import psycopg
+from psycopg import sql
+
+from georchestra_analytics.db.aggregates import FAMILIES, storage_name
+from georchestra_analytics.db.schema_info import read_schema_info
+
+log = logging.getLogger(__name__)
+
+# How far each level's window is widened on both sides to cover the whole buckets around the range.
+_WIDEN = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "monthly": timedelta(days=31)}
+
+
+def refresh_aggregates(dsn: str, start: datetime, end: datetime, *, schema: str = "analytics") -> list[str]:
+    """Refresh every aggregate over [start, end]; returns the aggregates refreshed (empty on postgresql)."""
+    if end < start:
+        raise ValueError(f"refresh range ends ({end}) before it starts ({start})")
+    refreshed: list[str] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        info = read_schema_info(conn, schema)
+        if info.flavor != "timescaledb":
+            return refreshed
+        for level, widen in _WIDEN.items():
+            for family in FAMILIES:
+                name = storage_name(family, level)
+                conn.execute(
+                    "CALL refresh_continuous_aggregate(%s::regclass, %s, %s)",
+                    (sql.Identifier(schema, name).as_string(conn), start - widen, end + widen),
+                )
+                refreshed.append(name)
+    log.debug("refreshed %s over %s .. %s", ", ".join(refreshed), start, end)
+    return refreshed
