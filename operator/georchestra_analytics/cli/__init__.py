@@ -57,3 +57,5 @@ from georchestra_analytics.cli import superset as _superset  # noqa: E402
 cli.add_command(_superset.command)
 from georchestra_analytics.cli import render as _render  # noqa: E402
 cli.add_command(_render.command)
+from georchestra_analytics.cli import db as _db  # noqa: E402
+cli.add_command(_db.command)
