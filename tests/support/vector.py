@@ -99,6 +99,8 @@ def interpolate_environment(text: str, environment: Mapping[str, str]) -> str:
             raise MissingEnvironmentVariable(f"{name}: {fallback}")
         if value is None:
             raise MissingEnvironmentVariable(name)
+        if "\n" in value or "\r" in value:
+            raise ValueError(f"Vector refuses the variable {name}: it holds a line break")
         return value
 
     return _VARIABLE.sub(replace, text)

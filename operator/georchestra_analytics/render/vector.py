@@ -30,15 +30,15 @@ OTLP_HTTP_PORT = 4318
 API_PORT = 8686  # GET /health: liveness and readiness probes
 METRICS_PORT = 9598  # Prometheus exposition of Vector's internal metrics
 
-BUFFER_DSN_ENV = "ANALYTICS_BUFFER_DSN"
-"""Environment variable holding the buffer database URL (`postgresql://user@host:5432/db?sslmode=require`).
-The password may be in it (percent-encoded) or, better, in `PGPASSWORD`, which the sink's driver reads when
-the URL has none. Both must come from Secrets (`secretKeyRef`), in the `vector validate` init container too."""
-PASSWORD_ENV = "PGPASSWORD"
+BUFFER_DSN_ENV = "ANALYTICS_DB_ENDPOINT"
+"""Environment variable holding the buffer database's URL (`postgresql://host:5432/db?sslmode=require`), the
+one the pods already carry. The sink's driver (sqlx) takes the user and password from `PGUSER`/`PGPASSWORD`
+when the URL has none, and those come from the credentials Secret (`secretKeyRef`). Vector resolves the
+variable while loading its config, so the `vector validate` init container needs it as well."""
 
 DATA_DIR = "/var/lib/vector"
 """Vector's data directory: disk buffer and file checkpoints. A volume that outlives the pod for a disk buffer."""
-ACCESS_LOG_FILES_MOUNT = "/var/log/georchestra-access"
+ACCESS_LOG_FILES_MOUNT = "/var/log/access"
 """Where the file source's PersistentVolumeClaim is mounted (read-only); spec paths are relative to it."""
 
 BUFFER_TABLE = "otel_buffer"
