@@ -35,7 +35,7 @@ def bundle_settings(stack: AnalyticsStack, db_user: str | None, db_host: str | N
     """How Superset reaches the stack's database: the dashboards role, over the host the Jobs use unless
     `spec.superset.databaseHost` (or `db_host`) says otherwise."""
     access = database_access(stack)
-    database_settings = DatabaseSettings.from_mapping(stack.spec_document())
+    database_settings = DatabaseSettings.from_stack(stack)
     superset_spec = stack.spec.superset
     host = db_host or (superset_spec.database_host if superset_spec else None) or access.host
     target = DatabaseTarget(
