@@ -67,6 +67,13 @@ def _description_above(lines: list[str], key_line: int) -> str | None:
     return " ".join(word for word in words if word)
 
 
+def _compose(text: str) -> yaml.Node:
+    root = yaml.compose(text)
+    if root is None:
+        raise ChartDocsError("values.yaml is empty")
+    return root
+
+
 def _walk(node: yaml.Node, path: Path_) -> Iterator[tuple[Path_, yaml.Node, yaml.Node]]:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -84,7 +91,7 @@ def _value_at(values: Any, path: Path_) -> Any:
 def read_values_docs(text: str) -> list[ValueDoc]:
     """Every documented key of a values.yaml text, in file order."""
     lines = text.splitlines()
-    root = yaml.compose(text)
+    root = _compose(text)
     values = yaml.safe_load(text)
     docs = []
     for path, key_node, _ in _walk(root, ()):
@@ -94,11 +101,16 @@ def read_values_docs(text: str) -> list[ValueDoc]:
     return docs
 
 
+def value_paths(text: str) -> set[Path_]:
+    """Every key path of a values.yaml text."""
+    return {path for path, _, _ in _walk(_compose(text), ())}
+
+
 def undocumented_leaves(text: str) -> list[str]:
     """Keys holding a value (scalar, list or empty map) with no description on themselves or an ancestor."""
     documented = {doc.path for doc in read_values_docs(text)}
     missing = []
-    for path, _, value_node in _walk(yaml.compose(text), ()):
+    for path, _, value_node in _walk(_compose(text), ()):
         is_leaf = not isinstance(value_node, yaml.MappingNode) or not value_node.value
         covered = any(path[:length] in documented for length in range(1, len(path) + 1))
         if is_leaf and not covered:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -161,7 +163,8 @@ READ_AT = dt.datetime(2026, 11, 27, 10, 0, 0, tzinfo=dt.UTC)
 def test_security_proxy_line_from_a_file() -> None:
     event = {
         "message": SECURITY_PROXY_LINE,
-        "file": "/var/log/access-logs/security-proxy/access.log",
+        "file": "/var/log/access/security-proxy/access.log",
+        "offset": 18233,
         "host": "analytics-collector-0",
         "timestamp": READ_AT,
         "source_type": "file",
@@ -175,10 +178,12 @@ def test_security_proxy_line_from_a_file() -> None:
     assert parse_displayed(shaped["timestamp"]) == request_time
     assert parse_displayed(shaped["observed_timestamp"]) == READ_AT
     assert shaped["message"] == SECURITY_PROXY_LINE
+    position = f"{event['file']}\n{event['offset']}".encode()
     assert shaped["attributes"] == {
         "log.format": "security-proxy",
         "log.file.path": event["file"],
         "log.file.name": "access.log",
+        "log.record.uid": hashlib.sha256(position).hexdigest(),
     }
     assert shaped["resources"] == {"host.name": "analytics-collector-0"}
     assert shaped["source_type"] == "file"
@@ -197,6 +202,8 @@ def test_nginx_line_from_syslog() -> None:
     }
     shaped, _kinds = text_line(event)
     assert shaped["message"] == NGINX_COMBINED_LINE
+    uid = shaped["attributes"].pop("log.record.uid")
+    assert uuid.UUID(uid).version == 4
     assert shaped["attributes"] == {
         "log.format": "combined",
         "syslog.appname": "nginx",
@@ -223,12 +230,24 @@ def test_line_without_a_readable_time_is_placed_at_read_time(line: str) -> None:
     assert parse_displayed(shaped["timestamp"]) == READ_AT
 
 
+def test_identical_lines_are_distinct_records_and_a_reread_line_is_the_same() -> None:
+    # Two identical lines are two requests; a line read again after a restart (same file, same offset) is one.
+    def uid(**event: Any) -> str:
+        shaped, _ = text_line({"message": NGINX_COMBINED_LINE, "timestamp": READ_AT, **event})
+        return str(shaped["attributes"]["log.record.uid"])
+
+    path = "/var/log/access/nginx/access.log"
+    assert uid(file=path, offset=0) != uid(file=path, offset=231)
+    assert uid(file=path, offset=231) == uid(file=path, offset=231)
+    assert uid(source_type="syslog") != uid(source_type="syslog")
+
+
 def test_text_event_missing_every_field_still_gives_a_row() -> None:
     shaped, _ = text_line({})
     row, kinds = buffer_row(shaped)
     assert set(row) == BUFFER_COLUMNS
     assert row["message"] is None
-    assert row["attributes"] == {"log.format": "combined"}
+    assert row["attributes"]["log.format"] == "combined"
     assert kinds["timestamp"] == "timestamp"
 
 

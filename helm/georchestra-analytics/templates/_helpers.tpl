@@ -111,7 +111,7 @@ imagePullSecrets:
 {{/*
 The operator's permissions in a namespace where it reconciles AnalyticsStacks: the contract written down in
 docs/operator-rbac.md (one table row per rule). Shared by the ClusterRole and the per-namespace Roles, so both
-modes grant exactly the same rights. No wildcards (a test fails on any "*").
+modes grant exactly the same rights. No wildcards: a test fails on any.
 */}}
 {{- define "analytics.stackRules" -}}
 - apiGroups: ["analytics.georchestra.org"]
