@@ -21,7 +21,7 @@ _DURATION_RE = re.compile(DURATION_PATTERN)
 
 def duration_hours(value: str) -> int | None:
     """Hours in a duration, None for `forever`. Raises ValueError on anything else."""
-    if not _DURATION_RE.match(value):
+    if not _DURATION_RE.fullmatch(value):
         raise ValueError(f"{value!r} is not a duration: write a number and a unit h, d, w or y (e.g. 90d), or forever")
     if value == FOREVER:
         return None

@@ -22,7 +22,7 @@ _CRON_RE = re.compile(CRON_PATTERN)
 
 
 def _check_cron(value: str) -> str:
-    if not _CRON_RE.match(value):
+    if not _CRON_RE.fullmatch(value):
         raise ValueError(MSG_CRON)
     return value
 

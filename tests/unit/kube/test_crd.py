@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from georchestra_analytics.kube.crd import build_crd
 from georchestra_analytics.kube.manifests import to_yaml
+from georchestra_analytics.stack import AnalyticsStackSpec
 
 REPO = Path(__file__).resolve().parents[3]
 COMMITTED_CRD = REPO / "helm" / "georchestra-analytics" / "crds" / "analyticsstacks.yaml"
@@ -101,3 +104,40 @@ def test_printer_columns_and_status_subresource() -> None:
 
 def test_crd_yaml_parses_back_to_the_object() -> None:
     assert yaml.safe_load(to_yaml(build_crd())) == build_crd()
+
+
+def _apply_defaults(schema: dict[str, Any], value: Any) -> Any:
+    """Structural defaulting as the API server does it: missing properties with a default get it (defaults
+    are then defaulted in turn), then every present value is visited."""
+    if isinstance(value, dict) and "properties" in schema:
+        for name, child in schema["properties"].items():
+            if name not in value and "default" in child:
+                value[name] = json.loads(json.dumps(child["default"]))
+        for name, child in schema["properties"].items():
+            if name in value:
+                value[name] = _apply_defaults(child, value[name])
+    elif isinstance(value, dict) and isinstance(schema.get("additionalProperties"), dict):
+        return {key: _apply_defaults(schema["additionalProperties"], item) for key, item in value.items()}
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_apply_defaults(schema["items"], item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"database": {"managed": {}}},
+        {
+            "database": {"external": {"host": "db", "credentialsSecret": {"name": "db"}}},
+            "superset": {"url": "http://superset:8088", "credentialsSecret": {"name": "s"}},
+            "collector": {"syslog": {}, "buffer": {"type": "disk"}},
+            "parser": {"privacy": {"pseudonymizationKey": {"name": "k", "key": "key"}}},
+        },
+    ],
+    ids=["managed", "external-everything"],
+)
+def test_api_server_defaults_equal_the_model_defaults(spec: dict[str, Any]) -> None:
+    schema = _schema()["properties"]["spec"]
+    defaulted = _apply_defaults(schema, json.loads(json.dumps(spec)))
+    model = AnalyticsStackSpec.model_validate(spec).model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert defaulted == model
