@@ -123,6 +123,14 @@ MEASURES: tuple[Measure, ...] = _measures()
 HISTOGRAM_COLUMNS: tuple[str, ...] = tuple(name for name, _, _ in bucket_columns())
 
 
+# The stable views (timescale/views/dashboards.sql.j2): the dashboards' whole interface to the data.
+DASHBOARD_VIEWS: tuple[str, ...] = (
+    *(f"{family}_{level}" for family in FAMILIES for level in LEVELS),
+    *(f"ogc_summary_{level}" for level in LEVELS),
+    "ogc_summary",
+)
+
+
 def storage_name(family: str, level: str) -> str:
     """The continuous aggregate (timescaledb) or rollup table (postgresql) behind the views."""
     return f"agg_{family}_{level}"

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from georchestra_analytics.db import partitions, roles, timescale_policies
+from georchestra_analytics.db.aggregates import DASHBOARD_VIEWS
 from georchestra_analytics.db.context import template_context
 from georchestra_analytics.db.flavor import ServerInfo, check_server
 from georchestra_analytics.db.guard import check_configuration
@@ -168,6 +169,14 @@ def _check_time_zone(conn: psycopg.Connection[Any], time_zone: str) -> None:
         raise MigrationError(f"unknown time zone {time_zone!r}: use an IANA name such as 'Europe/Paris' or 'UTC'")
 
 
+def _views_missing(conn: psycopg.Connection[Any], schema: str) -> bool:
+    """Whether a dashboard view was dropped by hand (its unit then needs re-applying despite its checksum)."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_views WHERE schemaname = %s AND viewname = ANY(%s)", (schema, list(DASHBOARD_VIEWS))
+    ).fetchone()
+    return not row or row[0] != len(DASHBOARD_VIEWS)
+
+
 def migrate(
     dsn: str,
     settings: DatabaseSettings,
@@ -202,7 +211,8 @@ def migrate(
                 text = render(template, **context)
                 digest = checksum(text)
                 previous = applied.get(unit)
-                if previous and previous[1] == digest and not report.roles_created:
+                up_to_date = previous and previous[1] == digest and not report.roles_created
+                if up_to_date and not (unit == "views" and _views_missing(conn, settings.schema)):
                     continue
                 log.info("applying %s", unit)
                 with conn.transaction():
