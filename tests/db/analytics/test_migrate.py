@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 from psycopg import sql
+from tests.support.analytics_db import catalog_snapshot, random_records, utc
 
 from georchestra_analytics.cli import cli
 from georchestra_analytics.db.aggregates import DASHBOARD_VIEWS
@@ -19,7 +20,6 @@ from georchestra_analytics.db.migrations import versioned_migrations
 from georchestra_analytics.db.settings import DatabaseSettings
 from georchestra_analytics.db.status import database_status
 from georchestra_analytics.db.writer import write_records
-from tests.support.analytics_db import catalog_snapshot, random_records, utc
 
 SETTINGS = DatabaseSettings(flavor="postgresql", time_zone="Europe/Paris")
 HOSTILE_SCHEMA = 'an"alytics; DROP SCHEMA public CASCADE; --'
@@ -84,7 +84,7 @@ def test_hostile_time_zone_is_refused_before_any_change(pg_dsn: str) -> None:
 
 def test_changing_the_time_zone_of_a_built_schema_is_refused(pg_dsn: str) -> None:
     migrate(pg_dsn, SETTINGS)
-    with pytest.raises(MigrationError, match="time_zone 'Europe/Paris'.*'UTC'"):
+    with pytest.raises(MigrationError, match=r"time_zone 'Europe/Paris'.*'UTC'"):
         migrate(pg_dsn, SETTINGS.with_changes(time_zone="UTC"))
 
 

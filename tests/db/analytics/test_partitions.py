@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import psycopg
+from tests.support.analytics_db import random_records, utc
 
 from georchestra_analytics.db.migrate import migrate
 from georchestra_analytics.db.partitions import apply_retention, list_partitions
 from georchestra_analytics.db.settings import DatabaseSettings, Retention
 from georchestra_analytics.db.writer import write_records
-from tests.support.analytics_db import random_records, utc
 
 NOW = utc(2026, 11, 27, 20, 0)
 SETTINGS = DatabaseSettings(flavor="postgresql", retention=Retention(raw=timedelta(days=400)))

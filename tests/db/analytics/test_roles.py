@@ -9,13 +9,13 @@ from datetime import timedelta
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
+from tests.support.analytics_db import random_records, utc
 
 from georchestra_analytics.db.aggregates import DASHBOARD_VIEWS
 from georchestra_analytics.db.buffer import claim_batch, delete_claimed, insert_buffer_rows
 from georchestra_analytics.db.migrate import migrate
 from georchestra_analytics.db.settings import DatabaseSettings
 from georchestra_analytics.db.writer import Reject, write_records, write_rejects
-from tests.support.analytics_db import random_records, utc
 
 SETTINGS = DatabaseSettings(schema="usage_roles", flavor="postgresql")
 
