@@ -57,7 +57,7 @@ def _cell(text: str) -> str:
 
 
 def _default(node: dict[str, Any]) -> str:
-    if "default" not in node or node["default"] in ({}, []) and node.get("type") == "object":
+    if "default" not in node or (node["default"] in ({}, []) and node.get("type") == "object"):
         return ""
     value = node["default"]
     if isinstance(value, list) and len(json.dumps(value)) > 60:

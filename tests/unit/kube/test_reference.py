@@ -12,7 +12,8 @@ REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "analyticsstack.md"
 
 def test_committed_reference_is_current() -> None:
     assert REFERENCE.read_text(encoding="utf-8") == spec_reference(), (
-        "docs/analyticsstack.md is stale; regenerate with: georchestra-analytics crd --reference > docs/analyticsstack.md"
+        "docs/analyticsstack.md is stale; regenerate with: "
+        "georchestra-analytics crd --reference > docs/analyticsstack.md"
     )
 
 
