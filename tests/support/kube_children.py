@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,3 +34,20 @@ def one(children: list[dict[str, Any]], kind: str, name_part: str = "") -> dict[
     found = [child for child in by_kind(children, kind) if name_part in child["metadata"]["name"]]
     assert len(found) == 1, f"expected one {kind} named *{name_part}*, found {[c['metadata']['name'] for c in found]}"
     return found[0]
+
+
+def apply_structural_defaults(schema: dict[str, Any], value: Any) -> Any:
+    """Structural defaulting as the API server does it: missing properties with a default get it (defaults
+    are then defaulted in turn), then every present value is visited."""
+    if isinstance(value, dict) and "properties" in schema:
+        for name, child in schema["properties"].items():
+            if name not in value and "default" in child:
+                value[name] = json.loads(json.dumps(child["default"]))
+        for name, child in schema["properties"].items():
+            if name in value:
+                value[name] = apply_structural_defaults(child, value[name])
+    elif isinstance(value, dict) and isinstance(schema.get("additionalProperties"), dict):
+        return {key: apply_structural_defaults(schema["additionalProperties"], item) for key, item in value.items()}
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [apply_structural_defaults(schema["items"], item) for item in value]
+    return value

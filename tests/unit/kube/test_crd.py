@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.support.kube_children import apply_structural_defaults
 
 from georchestra_analytics.kube.crd import build_crd
 from georchestra_analytics.kube.manifests import to_yaml
@@ -106,23 +107,6 @@ def test_crd_yaml_parses_back_to_the_object() -> None:
     assert yaml.safe_load(to_yaml(build_crd())) == build_crd()
 
 
-def _apply_defaults(schema: dict[str, Any], value: Any) -> Any:
-    """Structural defaulting as the API server does it: missing properties with a default get it (defaults
-    are then defaulted in turn), then every present value is visited."""
-    if isinstance(value, dict) and "properties" in schema:
-        for name, child in schema["properties"].items():
-            if name not in value and "default" in child:
-                value[name] = json.loads(json.dumps(child["default"]))
-        for name, child in schema["properties"].items():
-            if name in value:
-                value[name] = _apply_defaults(child, value[name])
-    elif isinstance(value, dict) and isinstance(schema.get("additionalProperties"), dict):
-        return {key: _apply_defaults(schema["additionalProperties"], item) for key, item in value.items()}
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [_apply_defaults(schema["items"], item) for item in value]
-    return value
-
-
 @pytest.mark.parametrize(
     "spec",
     [
@@ -138,6 +122,6 @@ def _apply_defaults(schema: dict[str, Any], value: Any) -> Any:
 )
 def test_api_server_defaults_equal_the_model_defaults(spec: dict[str, Any]) -> None:
     schema = _schema()["properties"]["spec"]
-    defaulted = _apply_defaults(schema, json.loads(json.dumps(spec)))
+    defaulted = apply_structural_defaults(schema, json.loads(json.dumps(spec)))
     model = AnalyticsStackSpec.model_validate(spec).model_dump(mode="json", by_alias=True, exclude_none=True)
     assert defaulted == model
