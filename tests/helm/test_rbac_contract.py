@@ -8,45 +8,21 @@ need no helm binary.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from typing import Any
 
 import pytest
 from tests.support.helm_chart import (
     CHART,
-    DOCS_RBAC,
     RELEASE_NAMESPACE,
+    documented_grants,
     find,
     golden_documents,
     rbac_rules,
+    rendered_grants,
     scenarios,
 )
 
-Grants = dict[tuple[str, str], frozenset[str]]
 SCENARIO_NAMES = [scenario.name for scenario in scenarios()]
-
-
-def documented_grants(mode: str) -> Grants:
-    """The rows of docs/operator-rbac.md's table that apply to a mode ("cluster-wide" or "namespaced")."""
-    text = DOCS_RBAC.read_text(encoding="utf-8")
-    table = text.split("<!-- rbac-table:start -->", 1)[1].split("<!-- rbac-table:end -->", 1)[0]
-    grants: Grants = {}
-    for line in table.strip().splitlines()[2:]:
-        group, resource, verbs, row_mode, _why = (cell.strip() for cell in line.strip("|").split("|"))
-        if row_mode in ("both", mode):
-            key = ("" if group == "(core)" else group, resource)
-            assert key not in grants, f"{key} is listed twice in docs/operator-rbac.md"
-            grants[key] = frozenset(verb.strip() for verb in verbs.split(","))
-    return grants
-
-
-def rendered_grants(rules: list[dict[str, Any]]) -> Grants:
-    merged: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for rule in rules:
-        for group in rule["apiGroups"]:
-            for resource in rule["resources"]:
-                merged[(group, resource)].update(rule["verbs"])
-    return {key: frozenset(verbs) for key, verbs in merged.items()}
 
 
 @pytest.mark.parametrize("name", SCENARIO_NAMES)

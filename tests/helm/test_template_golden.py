@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.support.helm_chart import CHART, UPDATE_GOLDEN_ENV, Scenario, run_helm, scenarios, template
+from tests.support.helm_chart import CHART, UPDATE_GOLDEN_ENV, Scenario, require_k8s_tier, run_helm, scenarios, template
+
+require_k8s_tier()
 
 SCENARIOS = scenarios()
 

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.support.helm_chart import HelmError, documents, find, template
+from tests.support.helm_chart import HelmError, documents, find, require_k8s_tier, template
+
+require_k8s_tier()
 
 REFUSED = [
     pytest.param({"image": {"tag": 1.2}}, "/image/tag", "want string", id="image-tag-number"),

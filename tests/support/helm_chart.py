@@ -7,13 +7,16 @@ the golden files from the real helm binary instead of comparing.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,6 +49,12 @@ def scenarios() -> list[Scenario]:
     return [
         Scenario(path.name.removesuffix("-values.yaml"), path) for path in sorted(SCENARIOS_DIR.glob("*-values.yaml"))
     ]
+
+
+def require_k8s_tier() -> None:
+    """Skip, saying why, while the k8s tier's fixtures (helm_binary, kube_cluster) do not exist in this tree."""
+    if importlib.util.find_spec("tests.support.k8s") is None:
+        pytest.skip("the k8s tier's fixtures (tests/support/k8s.py) are not in this tree", allow_module_level=True)
 
 
 class HelmError(RuntimeError):
@@ -105,3 +114,30 @@ def rbac_rules(objects: Sequence[dict[str, Any]]) -> Iterator[tuple[dict[str, An
 def crd_document() -> dict[str, Any]:
     crd: dict[str, Any] = yaml.safe_load(CRD_FILE.read_text(encoding="utf-8"))
     return crd
+
+
+Grants = dict[tuple[str, str], frozenset[str]]
+
+
+def documented_grants(mode: str) -> Grants:
+    """The rows of docs/operator-rbac.md's table that apply to a mode ("cluster-wide" or "namespaced")."""
+    text = DOCS_RBAC.read_text(encoding="utf-8")
+    table = text.split("<!-- rbac-table:start -->", 1)[1].split("<!-- rbac-table:end -->", 1)[0]
+    grants: Grants = {}
+    for line in table.strip().splitlines()[2:]:
+        group, resource, verbs, row_mode, _why = (cell.strip() for cell in line.strip("|").split("|"))
+        if row_mode in ("both", mode):
+            key = ("" if group == "(core)" else group, resource)
+            if key in grants:
+                raise ValueError(f"{key} is listed twice in docs/operator-rbac.md")
+            grants[key] = frozenset(verb.strip() for verb in verbs.split(","))
+    return grants
+
+
+def rendered_grants(rules: list[dict[str, Any]]) -> Grants:
+    merged: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for rule in rules:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                merged[(group, resource)].update(rule["verbs"])
+    return {key: frozenset(verbs) for key, verbs in merged.items()}
