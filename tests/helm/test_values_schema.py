@@ -124,3 +124,25 @@ def test_image_reference_follows_registry_tag_and_digest(helm_binary: Path) -> N
     assert image("global.imageRegistry=mirror.example.org:5000").startswith("mirror.example.org:5000/georchestra/")
     assert image("image.tag=1.2.3") == "ghcr.io/georchestra/analytics:1.2.3"
     assert image("image.tag=1.2.3", f"image.digest={digest}") == f"ghcr.io/georchestra/analytics:1.2.3@{digest}"
+
+
+def test_service_monitor_selects_the_metrics_service(helm_binary: Path) -> None:
+    objects = documents(
+        template(
+            helm_binary,
+            set_values=[
+                "metrics.service.enabled=true",
+                "metrics.serviceMonitor.enabled=true",
+                "metrics.serviceMonitor.labels.release=prometheus",
+            ],
+        )
+    )
+    (service,) = find(objects, "Service")
+    (monitor,) = find(objects, "ServiceMonitor")
+    (deployment,) = find(objects, "Deployment")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
+    # The Service reaches the operator pod, and only it.
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
