@@ -124,7 +124,8 @@ def write_config(path: Path, *, metadata_db: Path, secret_key: str) -> None:
                 "WTF_CSRF_ENABLED = True",
                 "CACHE_CONFIG = {'CACHE_TYPE': 'NullCache'}",
                 "DATA_CACHE_CONFIG = {'CACHE_TYPE': 'NullCache'}",
-                "FEATURE_FLAGS = {'DASHBOARD_NATIVE_FILTERS': True}",
+                # Superset's Jinja in dataset SQL (grain selection) runs only with this flag; docs/dashboards.md.
+                "FEATURE_FLAGS = {'ENABLE_TEMPLATE_PROCESSING': True}",
                 "SQLLAB_CTAS_NO_LIMIT = True",
                 "",
             ]

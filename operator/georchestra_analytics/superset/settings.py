@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 DEFAULT_SCHEMA = "analytics"
 DEFAULT_PORT = 5432
-# Superset runs its own Jinja over virtual-dataset SQL: a value of ours carrying Jinja delimiters would be
-# evaluated there, so such values are refused rather than escaped.
-_SUPERSET_JINJA_MARKERS = re.compile(r"[{}%#]")
+# Superset runs its own Jinja over virtual-dataset SQL, and the dataset SQL relies on SQL comments when it
+# does not: a schema name carrying Jinja or comment delimiters is refused rather than escaped.
+_SUPERSET_JINJA_MARKERS = re.compile(r"[{}%#*/]")
 
 
 class BundleSettingsError(ValueError):
@@ -60,7 +60,7 @@ class BundleSettings:
         if _SUPERSET_JINJA_MARKERS.search(self.schema):
             raise BundleSettingsError(
                 f"schema name {self.schema!r} cannot be used in Superset dataset SQL: it contains one of "
-                "{ } % #, which Superset's own template engine would interpret"
+                "{ } % # * /, which Superset's template engine or the SQL comments of the dataset would interpret"
             )
         if not 0 < self.database.port < 65536:
             raise BundleSettingsError(f"database port {self.database.port} is not a TCP port")
