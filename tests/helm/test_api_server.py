@@ -12,18 +12,15 @@ from tests.support.helm_chart import (
     Scenario,
     crd_document,
     documents,
-    require_k8s_tier,
     scenarios,
     template,
 )
 from tests.support.helm_cluster import api_client, ensure_namespaces, install_crd, server_side_apply
 
-require_k8s_tier()
-
 
 @pytest.fixture(scope="module")
-def admin(kube_cluster: Any) -> Any:
-    client = api_client(Path(kube_cluster.kubeconfig))
+def admin(cluster: Any) -> Any:
+    client = api_client(Path(cluster.kubeconfig))
     install_crd(client, crd_document())
     return client
 
@@ -33,8 +30,8 @@ def _namespaces(objects: list[dict[str, Any]]) -> set[str]:
 
 
 @pytest.mark.parametrize("scenario", scenarios(), ids=lambda scenario: scenario.name)
-def test_scenario_is_accepted_by_the_api_server(helm_binary: Path, admin: Any, scenario: Scenario) -> None:
-    objects = documents(template(helm_binary, [scenario.values_file]))
+def test_scenario_is_accepted_by_the_api_server(helm: Path, admin: Any, scenario: Scenario) -> None:
+    objects = documents(template(helm, [scenario.values_file]))
     ensure_namespaces(admin, _namespaces(objects) | {RELEASE_NAMESPACE})
     for item in objects:
         answer = server_side_apply(admin, item, dry_run=True)

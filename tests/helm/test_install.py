@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.support.helm_chart import CHART, crd_document, documented_grants, require_k8s_tier, run_helm
+from tests.support.helm_chart import CHART, crd_document, documented_grants, run_helm
 from tests.support.helm_cluster import (
     allowed,
     api_client,
@@ -34,8 +34,6 @@ from tests.support.helm_cluster import (
     list_objects,
     service_account_user,
 )
-
-require_k8s_tier()
 
 PROBE = Path(__file__).with_name("kopf_rbac_probe.py")
 STACK_API = "analytics.georchestra.org/v1alpha1"
@@ -83,22 +81,22 @@ def _values_file(directory: Path, values: dict[str, Any]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def admin(kube_cluster: Any) -> Any:
-    client = api_client(Path(kube_cluster.kubeconfig))
+def admin(cluster: Any) -> Any:
+    client = api_client(Path(cluster.kubeconfig))
     install_crd(client, crd_document())
     return client
 
 
 @pytest.fixture
-def release(kube_cluster: Any, helm_binary: Path, admin: Any) -> Iterator[Release]:
+def release(cluster: Any, helm: Path, admin: Any) -> Iterator[Release]:
     name = _unique("rel")
     namespace = _unique("operator")
     ensure_namespaces(admin, [namespace])
-    yield Release(name, namespace, Path(kube_cluster.kubeconfig), helm_binary)
+    yield Release(name, namespace, Path(cluster.kubeconfig), helm)
     # Leave nothing cluster-scoped behind if a test failed half-way.
     subprocess.run(
-        [str(helm_binary), "uninstall", name, "--namespace", namespace, "--ignore-not-found"],
-        env={**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)},
+        [str(helm), "uninstall", name, "--namespace", namespace, "--ignore-not-found"],
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
         capture_output=True,
         check=False,
     )
@@ -158,7 +156,7 @@ def _wait_for(condition: Any, timeout: float, what: str) -> Any:
 
 
 def test_namespaced_release_install_reconcile_upgrade_uninstall(
-    release: Release, admin: Any, kube_cluster: Any, tmp_path: Path
+    release: Release, admin: Any, cluster: Any, tmp_path: Path
 ) -> None:
     watched, added, elsewhere = _unique("watched"), _unique("added"), _unique("elsewhere")
     ensure_namespaces(admin, [watched, added, elsewhere])
@@ -191,7 +189,7 @@ def test_namespaced_release_install_reconcile_upgrade_uninstall(
     assert not allowed(admin, user, "list", "customresourcedefinitions", group="apiextensions.k8s.io")
 
     # kopf under the release's ServiceAccount reconciles the stack the release created.
-    kubeconfig = Path(kube_cluster.service_account_kubeconfig(release.namespace, release.service_account))
+    kubeconfig = Path(cluster.service_account_kubeconfig(release.namespace, release.service_account))
     kopf = KopfProcess(kubeconfig, [watched], tmp_path / "kopf.log")
     try:
         reconciled = _wait_for(

@@ -9,9 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.support.helm_chart import CHART, UPDATE_GOLDEN_ENV, Scenario, require_k8s_tier, run_helm, scenarios, template
-
-require_k8s_tier()
+from tests.support.helm_chart import CHART, UPDATE_GOLDEN_ENV, Scenario, run_helm, scenarios, template
 
 SCENARIOS = scenarios()
 
@@ -21,14 +19,14 @@ def test_the_four_scenarios_exist() -> None:
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.name)
-def test_lint_strict(helm_binary: Path, scenario: Scenario) -> None:
-    output = run_helm(helm_binary, "lint", "--strict", str(CHART), "--values", str(scenario.values_file))
+def test_lint_strict(helm: Path, scenario: Scenario) -> None:
+    output = run_helm(helm, "lint", "--strict", str(CHART), "--values", str(scenario.values_file))
     assert "0 chart(s) failed" in output
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.name)
-def test_template_matches_golden(helm_binary: Path, scenario: Scenario) -> None:
-    rendered = template(helm_binary, [scenario.values_file])
+def test_template_matches_golden(helm: Path, scenario: Scenario) -> None:
+    rendered = template(helm, [scenario.values_file])
     if os.environ.get(UPDATE_GOLDEN_ENV) == "1":
         scenario.golden_file.parent.mkdir(parents=True, exist_ok=True)
         scenario.golden_file.write_text(rendered, encoding="utf-8")

@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.support.helm_chart import HelmError, documents, find, require_k8s_tier, template
-
-require_k8s_tier()
+from tests.support.helm_chart import HelmError, documents, find, template
 
 REFUSED = [
     pytest.param({"image": {"tag": 1.2}}, "/image/tag", "want string", id="image-tag-number"),
@@ -38,10 +36,10 @@ def _values_file(tmp_path: Path, values: dict[str, Any]) -> Path:
 
 @pytest.mark.parametrize(("values", "where", "expected"), REFUSED)
 def test_wrong_values_are_refused_with_a_clear_message(
-    helm_binary: Path, tmp_path: Path, values: dict[str, Any], where: str, expected: str
+    helm: Path, tmp_path: Path, values: dict[str, Any], where: str, expected: str
 ) -> None:
     with pytest.raises(HelmError) as refused:
-        template(helm_binary, [_values_file(tmp_path, values)])
+        template(helm, [_values_file(tmp_path, values)])
     message = str(refused.value)
     assert "schema" in message
     assert where in message
@@ -68,16 +66,16 @@ def test_wrong_values_are_refused_with_a_clear_message(
     ],
 )
 def test_inconsistent_values_fail_with_a_clear_message(
-    helm_binary: Path, tmp_path: Path, values: dict[str, Any], expected: str
+    helm: Path, tmp_path: Path, values: dict[str, Any], expected: str
 ) -> None:
     with pytest.raises(HelmError, match=expected):
-        template(helm_binary, [_values_file(tmp_path, values)])
+        template(helm, [_values_file(tmp_path, values)])
 
 
 HOSTILE = "evil\"\n  injected: true\n{{ .Release.Name }}: '#"
 
 
-def test_hostile_strings_come_out_exactly_as_given(helm_binary: Path, tmp_path: Path) -> None:
+def test_hostile_strings_come_out_exactly_as_given(helm: Path, tmp_path: Path) -> None:
     values = {
         "commonAnnotations": {"note": HOSTILE},
         "podAnnotations": {"note": HOSTILE},
@@ -98,7 +96,7 @@ def test_hostile_strings_come_out_exactly_as_given(helm_binary: Path, tmp_path: 
             },
         },
     }
-    objects = documents(template(helm_binary, [_values_file(tmp_path, values)]))
+    objects = documents(template(helm, [_values_file(tmp_path, values)]))
     for item in objects:
         assert item["metadata"]["annotations"]["note"] == HOSTILE, item["kind"]
         assert "injected" not in item["metadata"]["annotations"]
@@ -113,9 +111,9 @@ def test_hostile_strings_come_out_exactly_as_given(helm_binary: Path, tmp_path: 
     assert set(stack["spec"]) == {"database", "superset"}
 
 
-def test_image_reference_follows_registry_tag_and_digest(helm_binary: Path) -> None:
+def test_image_reference_follows_registry_tag_and_digest(helm: Path) -> None:
     def image(*assignments: str) -> str:
-        (deployment,) = find(documents(template(helm_binary, set_values=assignments)), "Deployment")
+        (deployment,) = find(documents(template(helm, set_values=assignments)), "Deployment")
         reference: str = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         return reference
 
@@ -126,10 +124,10 @@ def test_image_reference_follows_registry_tag_and_digest(helm_binary: Path) -> N
     assert image("image.tag=1.2.3", f"image.digest={digest}") == f"ghcr.io/georchestra/analytics:1.2.3@{digest}"
 
 
-def test_service_monitor_selects_the_metrics_service(helm_binary: Path) -> None:
+def test_service_monitor_selects_the_metrics_service(helm: Path) -> None:
     objects = documents(
         template(
-            helm_binary,
+            helm,
             set_values=[
                 "metrics.service.enabled=true",
                 "metrics.serviceMonitor.enabled=true",

@@ -7,7 +7,6 @@ the golden files from the real helm binary instead of comparing.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 from collections import defaultdict
@@ -16,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,12 +47,6 @@ def scenarios() -> list[Scenario]:
     return [
         Scenario(path.name.removesuffix("-values.yaml"), path) for path in sorted(SCENARIOS_DIR.glob("*-values.yaml"))
     ]
-
-
-def require_k8s_tier() -> None:
-    """Skip, saying why, while the k8s tier's fixtures (helm_binary, kube_cluster) do not exist in this tree."""
-    if importlib.util.find_spec("tests.support.k8s") is None:
-        pytest.skip("the k8s tier's fixtures (tests/support/k8s.py) are not in this tree", allow_module_level=True)
 
 
 class HelmError(RuntimeError):
