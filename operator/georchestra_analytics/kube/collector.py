@@ -29,6 +29,8 @@ OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
 # Vector's API (GET /health for probes); the rendered vector.yaml must enable it on this port.
 API_PORT = 8686
+# Vector's prometheus_exporter sink (its own metrics: events in and out, buffer use, errors).
+METRICS_PORT = 9598
 CONFIG_DIR = "/etc/vector"
 CONFIG_KEY = "vector.yaml"
 CONFIG_FILE = f"{CONFIG_DIR}/{CONFIG_KEY}"
@@ -91,7 +93,11 @@ def _pod_template(stack: AnalyticsStack, vector_config: str, secret_checksums: M
         "imagePullPolicy": spec.image_pull_policy,
         "args": ["--config", CONFIG_FILE],
         "env": database_env(stack),
-        "ports": [*_ports(stack), {"name": "api", "containerPort": API_PORT, "protocol": "TCP"}],
+        "ports": [
+            *_ports(stack),
+            {"name": "api", "containerPort": API_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+        ],
         "readinessProbe": {"httpGet": {"path": "/health", "port": "api"}, "periodSeconds": 10},
         "livenessProbe": {
             "httpGet": {"path": "/health", "port": "api"},
@@ -179,6 +185,7 @@ def collector_service(stack: AnalyticsStack) -> dict[str, Any]:
         {"name": port["name"], "port": port["containerPort"], "targetPort": port["name"], "protocol": port["protocol"]}
         for port in _ports(stack)
     ]
+    ports.append({"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"})
     for port in ports:
         if port["name"] == "otlp-grpc":
             port["appProtocol"] = "grpc"
@@ -217,7 +224,11 @@ def collector_network_policy(stack: AnalyticsStack) -> dict[str, Any] | None:
         "spec": {
             "podSelector": {"matchLabels": selector_labels(stack, COLLECTOR)},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": peers, "ports": ports}],
+            "ingress": [
+                {"from": peers, "ports": ports},
+                # Metrics carry counts, no log content: any namespace's Prometheus may scrape them.
+                {"from": [{"namespaceSelector": {}}], "ports": [{"port": METRICS_PORT, "protocol": "TCP"}]},
+            ],
         },
     }
 

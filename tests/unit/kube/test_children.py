@@ -117,7 +117,7 @@ def test_collector_workload_follows_the_buffer_type() -> None:
 
 def test_collector_service_and_endpoints() -> None:
     service = one(children_of(MANAGED), "Service", "collector")
-    assert {port["port"] for port in service["spec"]["ports"]} == {4317, 4318}
+    assert {port["port"] for port in service["spec"]["ports"]} == {4317, 4318, 9598}
     assert otlp_endpoints(make(MANAGED)) == {
         "otlpGrpc": "http://analytics-collector.geor.svc:4317",
         "otlpHttp": "http://analytics-collector.geor.svc:4318",
@@ -127,7 +127,9 @@ def test_collector_service_and_endpoints() -> None:
 def test_network_policy_allows_the_named_namespaces_only() -> None:
     spec = {**MANAGED, "collector": {"network": {"allowedNamespaces": ["gw"], "allowedPodLabels": {"app": "gw"}}}}
     policy = one(children_of(spec), "NetworkPolicy")
-    (rule,) = policy["spec"]["ingress"]
+    rule, metrics = policy["spec"]["ingress"]
+    assert metrics["ports"] == [{"port": 9598, "protocol": "TCP"}]
+    assert {port["port"] for port in rule["ports"]} == {4317, 4318}
     assert rule["from"] == [
         {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gw"}},
