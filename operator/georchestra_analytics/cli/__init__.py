@@ -59,3 +59,7 @@ from georchestra_analytics.cli import render as _render  # noqa: E402
 cli.add_command(_render.command)
 from georchestra_analytics.cli import db as _db  # noqa: E402
 cli.add_command(_db.command)
+from georchestra_analytics.cli import ingest as _ingest  # noqa: E402
+cli.add_command(_ingest.command)
+from georchestra_analytics.cli import operator as _operator  # noqa: E402
+cli.add_command(_operator.command)

@@ -1,0 +1,120 @@
+"""The kopf handlers, a few lines each: every trigger runs the same reconcile.
+
+- create, update and resume (operator restart) of a stack;
+- a timer every resync interval: children edited or deleted by hand are restored, Job outcomes reach the status;
+- an event on a Secret a stack references (found through an index of the stacks): a rotated password rolls the
+  pods that read it, through their checksum annotation.
+No deletion handler and hence no finalizer: every child is owned through ownerReferences and goes with the
+stack; nothing outside the cluster needs cleaning up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import kopf
+
+from georchestra_analytics.controller import metrics
+from georchestra_analytics.controller.connection import connection_info
+from georchestra_analytics.controller.context import ControllerContext
+from georchestra_analytics.controller.events import transition_events
+from georchestra_analytics.controller.reconcile import ReconcileResult, reconcile, report_error
+from georchestra_analytics.controller.secrets import referenced_names
+from georchestra_analytics.kube.apply import KubeError
+from georchestra_analytics.stack.resource import GROUP, KIND, PLURAL, VERSION, InvalidStackError, parse_stack
+
+RETRY_DELAY_SECONDS = 15
+
+
+def _post(body: kopf.Body, result: ReconcileResult) -> None:
+    for event in transition_events(result.transitions):
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
+def run_reconcile(context: ControllerContext, body: kopf.Body, trigger: str, logger: kopf.Logger) -> None:
+    """Reconcile one stack, post Events for condition transitions, count it. API errors are written to the
+    status (Ready=False, ReconcileError) and raised again for kopf to retry."""
+    meta = body["metadata"]
+    started = time.monotonic()
+    metrics.RECONCILES.labels(trigger).inc()
+    with context.lock(meta["namespace"], meta["name"]):
+        now = datetime.now(UTC)
+        try:
+            result = reconcile(context.api, body, now, context.options)
+        except KubeError as error:
+            metrics.RECONCILE_ERRORS.labels(trigger).inc()
+            # When the API itself is failing, kopf logs the error and retries.
+            with contextlib.suppress(KubeError):
+                _post(body, report_error(context.api, body, error, now))
+            raise kopf.TemporaryError(str(error), delay=RETRY_DELAY_SECONDS) from None
+        finally:
+            metrics.RECONCILE_SECONDS.labels(trigger).observe(time.monotonic() - started)
+    metrics.CHILDREN_APPLIED.inc(len(result.applied))
+    metrics.CHILDREN_DELETED.inc(len(result.deleted))
+    _post(body, result)
+    if result.deleted:
+        logger.info("removed superseded children: %s", ", ".join(result.deleted))
+    logger.debug(
+        "%s reconcile: %d children applied, phase %s", trigger, len(result.applied), result.status.get("phase")
+    )
+
+
+def build_registry(context: ControllerContext) -> kopf.OperatorRegistry:
+    """A registry of the operator's handlers, bound to one context (tests run several operators in a row)."""
+    registry = kopf.OperatorRegistry()
+    resource = (GROUP, VERSION, PLURAL)
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return connection_info(context.configuration)
+
+    @kopf.on.resume(*resource, registry=registry)
+    @kopf.on.create(*resource, registry=registry)
+    @kopf.on.update(*resource, registry=registry)
+    def changed(body: kopf.Body, reason: str, logger: kopf.Logger, **_: Any) -> None:
+        run_reconcile(context, body, str(reason), logger)
+
+    @kopf.timer(*resource, interval=context.resync_seconds, initial_delay=context.resync_seconds, registry=registry)
+    def resync(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
+        run_reconcile(context, body, "resync", logger)
+
+    @kopf.index(*resource, registry=registry)
+    def stacks_by_secret(
+        body: kopf.Body, namespace: str | None, name: str, **_: Any
+    ) -> dict[tuple[str | None, str], str]:
+        try:
+            stack = parse_stack(body)
+        except InvalidStackError:
+            return {}
+        return {(namespace, secret): name for secret in referenced_names(stack)}
+
+    @kopf.on.event("v1", "secrets", registry=registry)
+    def secret_changed(namespace: str | None, name: str, logger: kopf.Logger, **kwargs: Any) -> None:
+        index: kopf.Index[tuple[str | None, str], str] = kwargs["stacks_by_secret"]
+        for stack_name in sorted(set(index.get((namespace, name), []))):
+            raw = context.api.get(KIND, str(namespace), stack_name)
+            if raw is not None:
+                run_reconcile(context, kopf.Body(cast(kopf.RawBody, raw)), "secret", logger)
+
+    return registry
+
+
+def configure_settings(settings: kopf.OperatorSettings, *, namespaced: bool) -> None:
+    """kopf's bookkeeping in annotations of our own prefix (the status belongs to the controller), no peering,
+    and in namespaced mode no cluster-wide scanning (the RBAC grants no CRD or namespace watch there)."""
+    prefix = "analytics.georchestra.org"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=prefix, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{prefix}/kopf-finalizer"  # unused: there is no deletion handler
+    settings.peering.standalone = True
+    settings.peering.mandatory = False
+    settings.posting.level = logging.INFO
+    settings.scanning.disabled = namespaced
+    settings.watching.server_timeout = 600
+    settings.watching.client_timeout = 660
