@@ -118,6 +118,8 @@ def test_ports_table_and_buffer_match_the_stack(scenario: str) -> None:
     else:
         include = config["sources"]["access_log_files"]["include"]
         assert include == [posixpath.join(ACCESS_LOG_FILES_MOUNT, path) for path in collector.files.paths]
+        # text_line.vrl names a file line's record by its byte offset, which Vector adds only when asked.
+        assert config["sources"]["access_log_files"]["offset_key"] == "offset"
 
 
 def test_table_name_is_quoted_for_the_sink() -> None:
