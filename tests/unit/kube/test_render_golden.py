@@ -81,3 +81,35 @@ def test_render_refuses_an_invalid_stack_with_the_reason(tmp_path: Path) -> None
     result = CliRunner().invoke(cli, ["render", "-f", str(stack)])
     assert result.exit_code == 2
     assert "set exactly one of database.managed and database.external" in result.output
+
+
+HOSTILE = "q\"uote' new\nline {{ 7*7 }} ${HOME} $$ #x: &a *b !!str \u2028 é"
+
+
+def test_hostile_values_survive_render(tmp_path: Path) -> None:
+    """Through the whole command, with the real Vector renderer: every object parses back, and the values
+    reach the objects and the mounted stack file unchanged."""
+    document = {
+        "apiVersion": "analytics.georchestra.org/v1alpha1",
+        "kind": "AnalyticsStack",
+        "metadata": {"name": "hostile", "namespace": "geor"},
+        "spec": {
+            "database": {"managed": {}},
+            "collector": {"acceptedScopes": [HOSTILE], "podAnnotations": {"example.org/note": HOSTILE}},
+            "parser": {"podLabels": {"team": "a-b_c"}, "podAnnotations": {"example.org/note": HOSTILE}},
+            "superset": {"url": "http://superset:8088", "credentialsSecret": {"name": "s"}, "databaseName": HOSTILE},
+        },
+    }
+    stack_file = tmp_path / "stack.yaml"
+    stack_file.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    objects = list(yaml.safe_load_all(render(stack_file)))
+    by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    collector = by_name[("Deployment", "hostile-collector")]
+    assert collector["spec"]["template"]["metadata"]["annotations"]["example.org/note"] == HOSTILE
+    cronjob = by_name[("CronJob", "hostile-parse")]
+    assert cronjob["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["annotations"]["example.org/note"] == HOSTILE
+    mounted = yaml.safe_load(by_name[("ConfigMap", "hostile-stack")]["data"]["stack.yaml"])
+    assert mounted["spec"]["superset"]["databaseName"] == HOSTILE
+    assert mounted["spec"]["collector"]["acceptedScopes"] == [HOSTILE]
+    # The Vector config stays YAML (its own escaping is tested with the collector's templates).
+    assert isinstance(yaml.safe_load(by_name[("ConfigMap", "hostile-collector-config")]["data"]["vector.yaml"]), dict)
