@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, field_validator
 
 from georchestra_analytics.stack.base import SpecModel
 from georchestra_analytics.stack.pods import PodSettings
@@ -110,3 +110,14 @@ class ParserSpec(PodSettings):
     replaces the whole list."""
     privacy: Privacy = Field(default_factory=Privacy)
     """Privacy rules applied before anything is stored."""
+
+    @field_validator("applications")
+    @classmethod
+    def _unique_prefixes(cls, routes: list[ApplicationRoute]) -> list[ApplicationRoute]:
+        # The CRD declares the list a map keyed by pathPrefix: the API server refuses duplicates too.
+        seen: set[str] = set()
+        for route in routes:
+            if route.path_prefix in seen:
+                raise ValueError(f"pathPrefix {route.path_prefix!r} is mapped twice")
+            seen.add(route.path_prefix)
+        return routes

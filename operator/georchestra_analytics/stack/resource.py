@@ -81,13 +81,22 @@ def _describe(error: ValidationError) -> str:
 
 
 def parse_stack(document: Mapping[str, Any]) -> AnalyticsStack:
-    """An AnalyticsStack from a decoded object (a kopf body, a YAML document)."""
+    """An AnalyticsStack from a decoded object (a kopf body, a YAML document).
+
+    Only the spec and the name can make it invalid: a status the model cannot read (written by another
+    version of the operator, say) is replaced by an empty one rather than blocking the reconcile."""
     if document.get("kind", KIND) != KIND:
         raise InvalidStackError(f"expected kind {KIND}, got {document.get('kind')!r}")
+    body = {key: value for key, value in document.items() if key != "status"}
     try:
-        return AnalyticsStack.model_validate(dict(document))
+        stack = AnalyticsStack.model_validate(body)
     except ValidationError as error:
         raise InvalidStackError(_describe(error)) from None
+    try:
+        status = StackStatus.model_validate(document.get("status") or {})
+    except ValidationError:
+        return stack
+    return stack.model_copy(update={"status": status})
 
 
 def load_stack(path: Path | str) -> AnalyticsStack:

@@ -136,3 +136,16 @@ def test_load_stack_names_the_file_and_field(tmp_path: Path) -> None:
     with pytest.raises(InvalidStackError) as error:
         load_stack(path)
     assert str(path) in str(error.value) and "spec.parser.batchSize" in str(error.value)
+
+
+def test_application_prefixes_are_unique() -> None:
+    routes = [{"pathPrefix": "/geoserver", "app": "a"}, {"pathPrefix": "/geoserver", "app": "b"}]
+    assert "mapped twice" in refused({**MANAGED, "parser": {"applications": routes}})
+
+
+def test_an_unreadable_status_does_not_block_the_spec() -> None:
+    document = {"kind": "AnalyticsStack", "metadata": {"name": "a"}, "spec": MANAGED, "status": {"phase": "Weird"}}
+    assert parse_stack(document).status.phase is None
+    document["status"] = {"phase": "Ready", "observedGeneration": 3, "futureField": 1}
+    parsed = parse_stack(document).status
+    assert (parsed.phase, parsed.observed_generation) == ("Ready", 3)
