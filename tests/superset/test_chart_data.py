@@ -186,3 +186,19 @@ def test_totals_match_the_raw_records(
     """The whole chain, not just the views: the Requests number equals the records written."""
     answer = client.get(f"/api/v1/chart/{synced['requests_total']}/data/")["result"][0]
     assert answer["data"] == [{"requests": analytics_db.records}]
+
+
+def test_dataset_sql_runs_as_it_is_where_template_processing_is_off(
+    bundle: Bundle, analytics_db: AnalyticsDatabase
+) -> None:
+    """A Superset without ENABLE_TEMPLATE_PROCESSING sends the dataset SQL untouched: it must still run, on the
+    monthly view."""
+    with psycopg.connect(analytics_db.dsn) as conn:
+        for dataset in bundle.dataset_uuids:
+            text = yaml.safe_load(bundle.files[f"datasets/{dataset}.yaml"])["sql"]
+            rows = conn.execute(sql.SQL(text)).fetchall()  # type: ignore[arg-type]  # the bundle's own SQL
+            monthly = sql.SQL("SELECT * FROM {}.{}").format(
+                sql.Identifier(SCHEMA), sql.Identifier(f"{dataset}_monthly")
+            )
+            assert sorted(map(repr, rows)) == sorted(map(repr, conn.execute(monthly).fetchall())), dataset
+            assert rows
