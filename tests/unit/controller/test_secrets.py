@@ -54,8 +54,11 @@ def test_each_reference_reports_on_its_own_condition() -> None:
         superset={"url": "http://superset:8088", "credentialsSecret": {"name": "superset-admin"}},
         parser={"privacy": {"pseudonymizationKey": {"name": "pseudo", "key": "key"}}},
     )
-    secrets = {"analytics-db": {"data": {"username": "dQ==", "password": "cA=="}}, "pseudo": {"data": {}}}
-    check = check_secrets(stack, secrets.get)
+    secrets: dict[str, dict[str, Any]] = {
+        "analytics-db": {"data": {"username": "dQ==", "password": "cA=="}},
+        "pseudo": {"data": {}},
+    }
+    check = check_secrets(stack, lambda name: secrets.get(name))
     assert set(check.problems) == {ConditionType.DASHBOARDS_SYNCED, ConditionType.PARSER_READY}
     assert check.problems[ConditionType.PARSER_READY].message == "Secret pseudo has no key 'key'"
     assert set(check.checksums) == {"analytics-db", "pseudo"}
