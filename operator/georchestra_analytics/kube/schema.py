@@ -131,6 +131,12 @@ def _structural(node: JsonSchema, definitions: dict[str, JsonSchema]) -> JsonSch
         value_schema = result.pop("additionalProperties")
         result["properties"] = dict.fromkeys(names["enum"], value_schema)
 
+    # JSON Schema 2020 gives exclusive bounds as numbers; OpenAPI v3.0 (Kubernetes) as flags on the bound.
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(result.get(exclusive), int | float) and not isinstance(result[exclusive], bool):
+            result[bound] = result[exclusive]
+            result[exclusive] = True
+
     if "properties" in result:
         result.setdefault("type", "object")
         result.pop("additionalProperties", None)

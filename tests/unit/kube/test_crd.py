@@ -53,6 +53,9 @@ def test_schema_is_structural() -> None:
             assert "additionalProperties" not in node, f"{path}: properties and additionalProperties together"
         if node.get("type") == "null":
             raise AssertionError(f"{path}: null type")
+        for exclusive in ("exclusiveMinimum", "exclusiveMaximum"):
+            assert node.get(exclusive, True) is True, f"{path}: {exclusive} must be a flag in OpenAPI v3.0"
+        assert "uniqueItems" not in node, f"{path}: the API server refuses uniqueItems"
 
 
 def test_every_spec_and_status_field_has_a_description() -> None:
