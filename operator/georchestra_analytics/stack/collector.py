@@ -41,7 +41,8 @@ class Buffer(SpecModel):
     max_events: Annotated[int, Field(ge=1, le=10_000_000)] = 10_000
     """Memory buffer: how many events it holds."""
     max_size: Annotated[int, Field(ge=1, le=1 << 40)] = 1 << 30
-    """Disk buffer: its size in bytes (at least 268435488); the volume is sized a quarter larger."""
+    """Disk buffer: its size in bytes (at least 268435488); the volumes are sized a quarter larger when they
+    are created (later changes resize the buffer, not existing volumes)."""
     storage_class_name: ObjectName | None = None
     """Disk buffer: storage class of the volumes; empty uses the cluster's default."""
     when_full: Literal["block", "drop_newest"] = "block"

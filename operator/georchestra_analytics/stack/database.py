@@ -24,7 +24,8 @@ class ManagedStorage(SpecModel):
     """The persistent volume of the managed database."""
 
     size: Quantity = "20Gi"
-    """Size of the PersistentVolumeClaim. It can grow later if the storage class allows expansion."""
+    """Size of the PersistentVolumeClaim, set when it is created: a StatefulSet's claim template cannot change,
+    so to grow the volume later, resize the claim itself (where the storage class allows expansion)."""
     storage_class_name: ObjectName | None = None
     """Storage class of the claim; empty uses the cluster's default class."""
 
