@@ -63,3 +63,22 @@ def test_comment_blocks_are_read_as_descriptions() -> None:
     assert helm_docs.undocumented_leaves(text) == ["section.plain"]
     table = helm_docs.values_table(list(docs.values()), {})
     assert "continued \\| with a pipe." in table
+
+
+def test_openapi_bounds_and_nullable_become_json_schema() -> None:
+    openapi = {
+        "type": "object",
+        "properties": {
+            "ratio": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1},
+            "name": {"type": "string", "nullable": True},
+            "items": {"type": "array", "items": {"type": "integer", "maximum": 9, "exclusiveMaximum": False}},
+        },
+    }
+    assert helm_docs.json_schema_from_openapi(openapi) == {
+        "type": "object",
+        "properties": {
+            "ratio": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            "name": {"type": ["string", "null"]},
+            "items": {"type": "array", "items": {"type": "integer", "maximum": 9}},
+        },
+    }

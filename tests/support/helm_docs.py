@@ -138,6 +138,24 @@ def schema_paths(schema: dict[str, Any], path: Path_ = ()) -> Iterator[Path_]:
             yield from schema_paths(child, child_path)
 
 
+def json_schema_from_openapi(node: Any) -> Any:
+    """An OpenAPI v3.0 schema (a CRD's) as JSON Schema draft 7 (helm's): boolean exclusive bounds become numeric,
+    `nullable` becomes a "null" type. Kubernetes' x- keywords stay: JSON Schema validators ignore them."""
+    if isinstance(node, list):
+        return [json_schema_from_openapi(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {key: json_schema_from_openapi(value) for key, value in node.items()}
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if result.get(exclusive) is True and bound in result:
+            result[exclusive] = result.pop(bound)
+        elif result.get(exclusive) is False:
+            del result[exclusive]
+    if result.pop("nullable", False) is True and isinstance(result.get("type"), str):
+        result["type"] = [result["type"], "null"]
+    return result
+
+
 def _without_kubernetes_requirements(spec_schema: dict[str, Any]) -> dict[str, Any]:
     # With the stack disabled, `stack.spec` is `{}`: the template, not the schema, requires `database`.
     spec_schema = copy.deepcopy(spec_schema)
@@ -153,7 +171,7 @@ def crd_spec_schema(crd_path: Path = CRD) -> dict[str, Any] | None:
     versions = [version for version in crd["spec"]["versions"] if version.get("served", True)]
     storage = next((version for version in versions if version.get("storage")), versions[0])
     spec_schema: dict[str, Any] = storage["schema"]["openAPIV3Schema"]["properties"]["spec"]
-    return _without_kubernetes_requirements(spec_schema)
+    return _without_kubernetes_requirements(json_schema_from_openapi(spec_schema))
 
 
 def synced_schema(schema: dict[str, Any], docs: list[ValueDoc], spec_schema: dict[str, Any] | None) -> dict[str, Any]:
