@@ -3,6 +3,7 @@ the chart's CRD installed as the install procedure does it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,17 @@ from tests.support.helm_chart import (
     scenarios,
     template,
 )
-from tests.support.helm_cluster import api_client, ensure_namespaces, install_crd, server_side_apply
+from tests.support.helm_cluster import api_client, delete_namespaces, ensure_namespaces, install_crd, server_side_apply
 
 
 @pytest.fixture(scope="module")
-def admin(cluster: Any) -> Any:
+def admin(cluster: Any) -> Iterator[Any]:
     client = api_client(Path(cluster.kubeconfig))
     install_crd(client, crd_document())
-    return client
+    created: list[str] = []
+    yield client, created
+    delete_namespaces(client, created)
+    client.close()
 
 
 def _namespaces(objects: list[dict[str, Any]]) -> set[str]:
@@ -31,10 +35,11 @@ def _namespaces(objects: list[dict[str, Any]]) -> set[str]:
 
 @pytest.mark.parametrize("scenario", scenarios(), ids=lambda scenario: scenario.name)
 def test_scenario_is_accepted_by_the_api_server(helm: Path, admin: Any, scenario: Scenario) -> None:
+    client, created = admin
     objects = documents(template(helm, [scenario.values_file]))
-    ensure_namespaces(admin, _namespaces(objects) | {RELEASE_NAMESPACE})
+    created += ensure_namespaces(client, _namespaces(objects) | {RELEASE_NAMESPACE})
     for item in objects:
-        answer = server_side_apply(admin, item, dry_run=True)
+        answer = server_side_apply(client, item, dry_run=True)
         assert answer["kind"] == item["kind"]
         assert answer["metadata"]["name"] == item["metadata"]["name"]
         if item["kind"] == "AnalyticsStack":

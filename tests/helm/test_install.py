@@ -28,6 +28,7 @@ from tests.support.helm_chart import CHART, crd_document, documented_grants, run
 from tests.support.helm_cluster import (
     allowed,
     api_client,
+    delete_namespaces,
     ensure_namespaces,
     get_object,
     install_crd,
@@ -88,10 +89,23 @@ def admin(cluster: Any) -> Any:
 
 
 @pytest.fixture
-def release(cluster: Any, helm: Path, admin: Any) -> Iterator[Release]:
+def namespaces(admin: Any) -> Iterator[Any]:
+    """Creates fresh namespaces on demand; deletes them after the test."""
+    created: list[str] = []
+
+    def create(*prefixes: str) -> list[str]:
+        names = [_unique(prefix) for prefix in prefixes]
+        created.extend(ensure_namespaces(admin, names))
+        return names
+
+    yield create
+    delete_namespaces(admin, created)
+
+
+@pytest.fixture
+def release(cluster: Any, helm: Path, namespaces: Any) -> Iterator[Release]:
     name = _unique("rel")
-    namespace = _unique("operator")
-    ensure_namespaces(admin, [namespace])
+    (namespace,) = namespaces("operator")
     yield Release(name, namespace, Path(cluster.kubeconfig), helm)
     # Leave nothing cluster-scoped behind if a test failed half-way.
     subprocess.run(
@@ -156,10 +170,9 @@ def _wait_for(condition: Any, timeout: float, what: str) -> Any:
 
 
 def test_namespaced_release_install_reconcile_upgrade_uninstall(
-    release: Release, admin: Any, cluster: Any, tmp_path: Path
+    release: Release, admin: Any, cluster: Any, namespaces: Any, tmp_path: Path
 ) -> None:
-    watched, added, elsewhere = _unique("watched"), _unique("added"), _unique("elsewhere")
-    ensure_namespaces(admin, [watched, added, elsewhere])
+    watched, added, elsewhere = namespaces("watched", "added", "elsewhere")
     values = {"watchNamespaces": [watched], "stack": _stack_values(watched, "*/5 * * * *")}
 
     output = release.helm_run("install", release.name, str(CHART), "--values", str(_values_file(tmp_path, values)))
@@ -249,10 +262,9 @@ def test_namespaced_release_install_reconcile_upgrade_uninstall(
 
 
 def test_cluster_wide_release_grants_the_same_rules_everywhere_and_nothing_more(
-    release: Release, admin: Any, tmp_path: Path
+    release: Release, admin: Any, namespaces: Any
 ) -> None:
-    somewhere = _unique("anywhere")
-    ensure_namespaces(admin, [somewhere])
+    (somewhere,) = namespaces("anywhere")
     release.helm_run("install", release.name, str(CHART))
     assert get_object(admin, "rbac.authorization.k8s.io/v1", "ClusterRole", release.service_account)
     assert _operator_container(admin, release)["args"][-1] == "--all-namespaces"

@@ -46,11 +46,25 @@ def server_side_apply(client: k8s.ApiClient, body: dict[str, Any], *, dry_run: b
     return result
 
 
-def ensure_namespaces(client: k8s.ApiClient, names: Iterable[str]) -> None:
+def ensure_namespaces(client: k8s.ApiClient, names: Iterable[str]) -> list[str]:
+    """Create the namespaces that do not exist yet; the ones created."""
     core = k8s.CoreV1Api(client)
     existing = {item.metadata.name for item in core.list_namespace().items}
-    for name in sorted(set(names) - existing):
+    created = sorted(set(names) - existing)
+    for name in created:
         core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
+    return created
+
+
+def delete_namespaces(client: k8s.ApiClient, names: Iterable[str]) -> None:
+    """Issue the deletions (they complete when the namespace controller runs)."""
+    core = k8s.CoreV1Api(client)
+    for name in names:
+        try:
+            core.delete_namespace(name)
+        except k8s.ApiException as error:
+            if error.status != 404:
+                raise
 
 
 def install_crd(client: k8s.ApiClient, crd: dict[str, Any], timeout: float = 60.0) -> None:
