@@ -3,11 +3,13 @@ the chart's CRD installed as the install procedure does it."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client as k8s
 from tests.support.helm_chart import (
     RELEASE_NAMESPACE,
     Scenario,
@@ -46,3 +48,25 @@ def test_scenario_is_accepted_by_the_api_server(helm: Path, admin: Any, scenario
             # Proof the CRD's schema processed it: the API server filled in the defaults the chart left out.
             assert answer["spec"]["database"]["schema"] == item["spec"]["database"].get("schema", "analytics")
             assert "retention" in answer["spec"]
+
+
+def test_operator_pod_is_admitted_under_the_restricted_pod_security_level(helm: Path, admin: Any) -> None:
+    """The operator pod, as the Deployment would create it, in a namespace enforcing `restricted`."""
+    client, created = admin
+    namespace = f"restricted-{uuid.uuid4().hex[:6]}"
+    objects = documents(template(helm, namespace=namespace))
+    created += ensure_namespaces(client, [namespace])
+    k8s.CoreV1Api(client).patch_namespace(
+        namespace, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}
+    )
+    (account,) = [item for item in objects if item["kind"] == "ServiceAccount"]
+    server_side_apply(client, account, dry_run=False)  # admission looks the pod's ServiceAccount up
+    (deployment,) = [item for item in objects if item["kind"] == "Deployment"]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {**deployment["spec"]["template"]["metadata"], "name": "operator", "namespace": namespace},
+        "spec": deployment["spec"]["template"]["spec"],
+    }
+    answer = k8s.CoreV1Api(client).create_namespaced_pod(namespace, pod, dry_run="All")
+    assert answer.metadata.name == "operator"
