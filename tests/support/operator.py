@@ -169,29 +169,157 @@ def _now(offset_seconds: float = 0) -> str:
     return (datetime.now(UTC) + timedelta(seconds=offset_seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def mark_workload_ready(api: KubeApi, kind: str, namespace: str, name: str) -> None:
-    """What the workload's controller writes once all its pods are ready."""
+def _pods(api: KubeApi, namespace: str, labels: dict[str, str]) -> list[Object]:
+    return api.list("Pod", namespace, labels)
+
+
+def _ready_pod_status(pod: Object) -> dict[str, Any]:
+    """What the kubelet reports for a pod whose containers all run and pass their readiness probe."""
+    now = _now()
+    containers = pod["spec"]["containers"]
+    return {
+        "phase": "Running",
+        "conditions": [
+            {"type": kind, "status": "True", "lastTransitionTime": now}
+            for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+        ],
+        "containerStatuses": [
+            {
+                "name": container["name"],
+                "image": container["image"],
+                "imageID": "",
+                "ready": True,
+                "started": True,
+                "restartCount": 0,
+                "state": {"running": {"startedAt": now}},
+            }
+            for container in containers
+        ],
+    }
+
+
+def mark_workload_ready(api: KubeApi, kind: str, namespace: str, name: str, *, controllers: bool) -> None:
+    """Make a Deployment's or StatefulSet's replicas ready. With controllers running, their pods are reported
+    ready as the kubelet would and the real controllers compute the workload's status; without them, the status
+    the controller would write is written directly."""
     workload = api.get(kind, namespace, name)
     assert workload is not None, f"{kind} {namespace}/{name} does not exist"
     replicas = int(workload["spec"].get("replicas") or 1)
-    status: dict[str, Any] = {
-        "observedGeneration": workload["metadata"]["generation"],
-        "replicas": replicas,
-        "readyReplicas": replicas,
-        "availableReplicas": replicas,
-        "updatedReplicas": replicas,
+    if not controllers:
+        status: dict[str, Any] = {
+            "observedGeneration": workload["metadata"]["generation"],
+            "replicas": replicas,
+            "readyReplicas": replicas,
+            "availableReplicas": replicas,
+            "updatedReplicas": replicas,
+        }
+        if kind == "StatefulSet":
+            status["currentReplicas"] = replicas
+        api.patch_status(kind, namespace, name, status)
+        return
+    selector = dict(workload["spec"]["selector"]["matchLabels"])
+
+    def all_ready() -> bool:
+        for pod in _pods(api, namespace, selector):
+            if pod["metadata"].get("deletionTimestamp"):
+                continue
+            ready = [c for c in (pod.get("status") or {}).get("conditions") or [] if c["type"] == "Ready"]
+            if not ready or ready[0]["status"] != "True":
+                api.patch_status("Pod", namespace, pod["metadata"]["name"], _ready_pod_status(pod))
+        current = api.get(kind, namespace, name) or {}
+        return int((current.get("status") or {}).get("availableReplicas") or 0) >= replicas
+
+    wait_for(all_ready, f"{kind} {name}: {replicas} ready replicas", timeout=60)
+
+
+def _terminated_pod_status(pod: Object, message: str, exit_code: int) -> dict[str, Any]:
+    container = pod["spec"]["containers"][0]
+    return {
+        "phase": "Succeeded" if exit_code == 0 else "Failed",
+        "containerStatuses": [
+            {
+                "name": container["name"],
+                "image": container["image"],
+                "imageID": "",
+                "ready": False,
+                "restartCount": 0,
+                "state": {
+                    "terminated": {
+                        "exitCode": exit_code,
+                        "reason": "Completed" if exit_code == 0 else "Error",
+                        "message": message,
+                        "startedAt": _now(-5),
+                        "finishedAt": _now(),
+                    }
+                },
+            }
+        ],
     }
-    if kind == "StatefulSet":
-        status["currentReplicas"] = replicas
-    api.patch_status(kind, namespace, name, status)
 
 
-def finish_job(api: KubeApi, namespace: str, name: str, *, succeeded: bool, at_offset: float = 0) -> None:
-    """What the Job controller writes when a Job's pod has succeeded, or when it gave up."""
-    start, end = _now(at_offset - 5), _now(at_offset)
+def job_pod(api: KubeApi, job: Object, message: str, *, exit_code: int, controllers: bool) -> None:
+    """The Job's pod terminated with this termination message, as the kubelet reports it. With controllers, the
+    pod the Job controller created; without, a pod created here as that controller would."""
+    meta = job["metadata"]
+    namespace = meta["namespace"]
+    if controllers:
+        pod = wait_for(
+            lambda: next(iter(_pods(api, namespace, {"batch.kubernetes.io/job-name": meta["name"]})), None),
+            f"the pod of Job {meta['name']}",
+        )
+    else:
+        template = job["spec"]["template"]
+        pod = api.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": f"{meta['name']}-{uuid.uuid4().hex[:5]}",
+                    "namespace": namespace,
+                    "labels": {
+                        **(template["metadata"].get("labels") or {}),
+                        "batch.kubernetes.io/job-name": meta["name"],
+                    },
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "batch/v1",
+                            "kind": "Job",
+                            "name": meta["name"],
+                            "uid": meta["uid"],
+                            "controller": True,
+                        }
+                    ],
+                },
+                "spec": template["spec"],
+            }
+        )
+    api.patch_status("Pod", namespace, pod["metadata"]["name"], _terminated_pod_status(pod, message, exit_code))
+
+
+def _job_finished(job: Object | None, kind: str) -> bool:
+    conditions = ((job or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == kind and c["status"] == "True" for c in conditions)
+
+
+def finish_job(
+    api: KubeApi, namespace: str, name: str, *, succeeded: bool, message: str = "", controllers: bool
+) -> None:
+    """A Job run to its end: its pod terminates with `message`; the Job controller (or, without it, this
+    function writing what it would) marks the Job Complete or Failed. A failing Job with retries left is marked
+    Failed at once instead of waiting through the controller's back-off."""
+    job = api.get("Job", namespace, name)
+    assert job is not None, f"Job {namespace}/{name} does not exist"
+    job_pod(api, job, message, exit_code=0 if succeeded else 1, controllers=controllers)
+    wanted = "Complete" if succeeded else "Failed"
+    retries = int(job["spec"].get("backoffLimit") or 0)
+    if controllers and (succeeded or retries == 0):
+        wait_for(lambda: _job_finished(api.get("Job", namespace, name), wanted), f"Job {name} {wanted}")
+        return
+    start, end = _now(-5), _now()
+    common = {"startTime": start, "active": 0, "ready": 0, "terminating": 0}
     if succeeded:
         status: dict[str, Any] = {
-            "startTime": start,
+            **common,
             "completionTime": end,
             "succeeded": 1,
             "conditions": [
@@ -200,83 +328,26 @@ def finish_job(api: KubeApi, namespace: str, name: str, *, succeeded: bool, at_o
             ],
         }
     else:
+        failure = {"reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}
         status = {
-            "startTime": start,
+            **common,
             "failed": 1,
             "conditions": [
-                {
-                    "type": "FailureTarget",
-                    "status": "True",
-                    "reason": "BackoffLimitExceeded",
-                    "message": "Job has reached the specified backoff limit",
-                    "lastTransitionTime": end,
-                    "lastProbeTime": end,
-                },
-                {
-                    "type": "Failed",
-                    "status": "True",
-                    "reason": "BackoffLimitExceeded",
-                    "message": "Job has reached the specified backoff limit",
-                    "lastTransitionTime": end,
-                    "lastProbeTime": end,
-                },
+                {"type": kind, "status": "True", "lastTransitionTime": end, "lastProbeTime": end, **failure}
+                for kind in ("FailureTarget", "Failed")
             ],
         }
     api.patch_status("Job", namespace, name, status)
+    wait_for(lambda: _job_finished(api.get("Job", namespace, name), wanted), f"Job {name} {wanted}")
 
 
-def job_pod(api: KubeApi, job: Object, message: str, *, exit_code: int) -> None:
-    """The Job's pod, terminated with this termination message (as the kubelet reports it)."""
-    meta = job["metadata"]
-    template = job["spec"]["template"]
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": f"{meta['name']}-{uuid.uuid4().hex[:5]}",
-            "namespace": meta["namespace"],
-            "labels": {**(template["metadata"].get("labels") or {}), "batch.kubernetes.io/job-name": meta["name"]},
-            "ownerReferences": [
-                {"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"], "uid": meta["uid"], "controller": True}
-            ],
-        },
-        "spec": template["spec"],
-    }
-    created = api.create(pod)
-    container = template["spec"]["containers"][0]["name"]
-    terminated = {
-        "exitCode": exit_code,
-        "reason": "Completed" if exit_code == 0 else "Error",
-        "message": message,
-        "startedAt": _now(-5),
-        "finishedAt": _now(),
-    }
-    api.patch_status(
-        "Pod",
-        meta["namespace"],
-        created["metadata"]["name"],
-        {
-            "phase": "Succeeded" if exit_code == 0 else "Failed",
-            "containerStatuses": [
-                {
-                    "name": container,
-                    "image": container and template["spec"]["containers"][0]["image"],
-                    "imageID": "",
-                    "ready": False,
-                    "restartCount": 0,
-                    "state": {"terminated": terminated},
-                }
-            ],
-        },
-    )
-
-
-def parse_run(api: KubeApi, cronjob: Object, message: str, *, succeeded: bool, at_offset: float = 0) -> str:
-    """One parse run as the CronJob controller, the Job controller and the kubelet would leave it; its name."""
+def parse_run(api: KubeApi, cronjob: Object, message: str, *, succeeded: bool, controllers: bool) -> str:
+    """One parse run: a Job from the CronJob's template, owned by it (what the CronJob controller creates), run
+    to its end with this termination message; its name."""
     meta = cronjob["metadata"]
     job_template = cronjob["spec"]["jobTemplate"]
     name = f"{meta['name']}-{uuid.uuid4().hex[:8]}"
-    job = api.create(
+    api.create(
         {
             "apiVersion": "batch/v1",
             "kind": "Job",
@@ -297,6 +368,5 @@ def parse_run(api: KubeApi, cronjob: Object, message: str, *, succeeded: bool, a
             "spec": job_template["spec"],
         }
     )
-    job_pod(api, job, message, exit_code=0 if succeeded else 1)
-    finish_job(api, meta["namespace"], name, succeeded=succeeded, at_offset=at_offset)
+    finish_job(api, meta["namespace"], name, succeeded=succeeded, message=message, controllers=controllers)
     return name
