@@ -16,6 +16,7 @@ class QuotedRoles:
         self.collector = ident(names.collector)
         self.parser = ident(names.parser)
         self.dashboards = ident(names.dashboards)
+        self.aggregates = ident(names.aggregates)
 
 
 def schema_context(schema: str, time_zone: str, flavor: str) -> dict[str, Any]:

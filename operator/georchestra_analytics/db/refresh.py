@@ -2,7 +2,10 @@
 
 `refresh_continuous_aggregate` is a procedure that cannot run inside a transaction block, hence the autocommit
 connection of its own. Hourly first, then daily over the hourly, then monthly over the daily, each widened to
-whole buckets (a refresh only materialises buckets wholly inside its window). On the postgresql flavor the
+whole buckets (a refresh only materialises buckets wholly inside its window). Daily and monthly are forced:
+measured on TimescaleDB 2.28, a hierarchical aggregate's last bucket, which reaches past the level below's
+watermark, is materialised once and then ignores later invalidations; recomputing the few buckets of the
+window from the level below is cheap and always right. On the postgresql flavor the
 rollups are already current when the batch commits, so this does nothing.
 """
 
@@ -19,8 +22,10 @@ from georchestra_analytics.db.schema_info import read_schema_info
 
 log = logging.getLogger(__name__)
 
-# How far each level's window is widened on both sides to cover the whole buckets around the range.
-_WIDEN = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "monthly": timedelta(days=31)}
+# How far each level's window is widened on both sides to cover the whole buckets around the range. TimescaleDB
+# aligns a refresh window on UTC bucket boundaries, so a bucket of the configured time zone (a Paris day starts
+# at 23:00 UTC) needs a margin of about two of its buckets to fall wholly inside the window.
+_WIDEN = {"hourly": timedelta(hours=2), "daily": timedelta(days=2), "monthly": timedelta(days=62)}
 
 
 def refresh_aggregates(dsn: str, start: datetime, end: datetime, *, schema: str = "analytics") -> list[str]:
@@ -36,8 +41,8 @@ def refresh_aggregates(dsn: str, start: datetime, end: datetime, *, schema: str 
             for family in FAMILIES:
                 name = storage_name(family, level)
                 conn.execute(
-                    "CALL refresh_continuous_aggregate(%s::regclass, %s, %s)",
-                    (sql.Identifier(schema, name).as_string(conn), start - widen, end + widen),
+                    "CALL refresh_continuous_aggregate(%s::regclass, %s, %s, force => %s)",
+                    (sql.Identifier(schema, name).as_string(conn), start - widen, end + widen, level != "hourly"),
                 )
                 refreshed.append(name)
     log.debug("refreshed %s over %s .. %s", ", ".join(refreshed), start, end)

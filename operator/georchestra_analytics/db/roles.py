@@ -37,14 +37,21 @@ def passwords_from_environment(environ: Mapping[str, str] | None = None) -> dict
 
 
 def ensure_roles(conn: psycopg.Connection[Any], settings: DatabaseSettings) -> list[str]:
-    """Create the missing roles (LOGIN, no special attribute). Returns the names created."""
+    """Create the missing roles (no special attribute). Returns the names created.
+
+    The three login roles always; on timescaledb also the role that owns the continuous aggregates
+    (refreshing one takes its owner's rights, and the parse job refreshes what it wrote). TimescaleDB runs an
+    aggregate's policies as its owner, which must therefore have LOGIN; it never gets a password."""
+    wanted = [(name, "LOGIN") for name in role_names(settings).values()]
+    if settings.flavor == "timescaledb":
+        wanted.append((settings.roles.aggregates, "LOGIN"))
     created = []
-    for name in role_names(settings).values():
+    for name, login in wanted:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
         if not exists:
             conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION").format(
-                    sql.Identifier(name)
+                sql.SQL("CREATE ROLE {} {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION").format(
+                    sql.Identifier(name), sql.SQL(login)
                 )
             )
             created.append(name)

@@ -50,6 +50,7 @@ class RoleNames:
     collector: str
     parser: str
     dashboards: str
+    aggregates: str  # owner of the continuous aggregates (timescaledb), so the parse job can refresh them
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class DatabaseSettings:
             collector=self.collector_role or f"{self.schema}_collector",
             parser=self.parser_role or f"{self.schema}_parser",
             dashboards=self.dashboards_role or f"{self.schema}_dashboards",
+            aggregates=f"{self.schema}_aggregates",
         )
 
     def with_changes(self, **changes: Any) -> DatabaseSettings:
