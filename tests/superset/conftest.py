@@ -23,8 +23,9 @@ from georchestra_analytics.superset.client import SupersetClient
 from georchestra_analytics.superset.settings import BundleSettings, DatabaseTarget
 
 SCHEMA = "analytics"
-# Sixty days of traffic ending at DATA_END: enough for the hourly, daily and monthly views to differ.
-DATA_END = datetime(2026, 11, 20, tzinfo=UTC)
+# Sixty days of traffic up to today's midnight: enough for the hourly, daily and monthly views to differ, and
+# recent enough for the dashboard's default time range ("Last quarter") to show it.
+DATA_END = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 DATA_SPAN = timedelta(days=60)
 RECORDS = 4000
 

@@ -6,7 +6,7 @@ metric definitions, from the view columns docs/database.md documents."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import yaml
 from psycopg import sql
-from tests.superset.conftest import SCHEMA, AnalyticsDatabase
+from tests.superset.conftest import DATA_END, SCHEMA, AnalyticsDatabase
 
 from georchestra_analytics.superset.bundle import Bundle
 from georchestra_analytics.superset.client import SupersetClient
@@ -35,14 +35,18 @@ EXPECTED_METRICS = {
 GRAIN_UNITS = {"PT1H": "hour", "P1D": "day", "P1W": "week", "P1M": "month"}
 FAMILY = {"usage": "usage", "layer_usage": "layer_usage"}
 
+
+def _days_before_end(first: int, last: int) -> tuple[str, str]:
+    return ((DATA_END - timedelta(days=first)).isoformat()[:19], (DATA_END - timedelta(days=last)).isoformat()[:19])
+
+
 # (label, time range or None, extra filters)
 SCENARIOS = [
     ("all time", None, []),
-    ("one week", ("2026-10-25T00:00:00", "2026-11-01T00:00:00"), []),
-    ("forty days", ("2026-10-01T00:00:00", "2026-11-10T00:00:00"), []),
-    ("geoserver, forty days", ("2026-10-01T00:00:00", "2026-11-10T00:00:00"),
-     [{"col": "app", "op": "IN", "val": ["geoserver"]}]),
-]  # fmt: skip
+    ("one week", _days_before_end(26, 19), []),
+    ("forty days", _days_before_end(50, 10), []),
+    ("geoserver, forty days", _days_before_end(50, 10), [{"col": "app", "op": "IN", "val": ["geoserver"]}]),
+]
 
 
 def _view(family: str, time_range: tuple[str, str] | None) -> str:

@@ -153,6 +153,7 @@ def build_bundle(settings: BundleSettings, *, external_url: str | None = None) -
                 "name": parsed["slice_name"],
                 "id": len(charts) + 1,
                 "dataset_uuid": parsed["dataset_uuid"],
+                "viz_type": parsed["viz_type"],
             }
     by_uuid = {value: key for key, value in dataset_uuids.items()}
     for key, chart in charts.items():

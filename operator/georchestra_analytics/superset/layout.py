@@ -13,6 +13,7 @@ from typing import Any
 
 GRID_COLUMNS = 12
 DEFAULT_HEIGHT = 50
+NUMBER_HEIGHT = 20  # a single big number needs little room
 
 
 class LayoutError(ValueError):
@@ -76,7 +77,7 @@ def dashboard_position(title: str, tabs: list[dict[str, Any]], charts: dict[str,
                         "uuid": chart["uuid"],
                         "sliceName": chart["name"],
                         "width": width,
-                        "height": DEFAULT_HEIGHT,
+                        "height": NUMBER_HEIGHT if chart.get("viz_type") == "big_number_total" else DEFAULT_HEIGHT,
                     },
                 }
     missing = sorted(set(charts) - placed)
@@ -111,6 +112,12 @@ def native_filters(
         }
         if entry["type"] == "time":
             native |= {"filterType": "filter_time", "targets": [{}], "controlValues": {}}
+            if entry.get("default"):
+                native["defaultDataMask"] = {
+                    "extraFormData": {"time_range": entry["default"]},
+                    "filterState": {"value": entry["default"]},
+                    "ownState": {},
+                }
         elif entry["type"] == "select":
             native |= {
                 "filterType": "filter_select",
