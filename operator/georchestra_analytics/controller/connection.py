@@ -3,6 +3,7 @@ and the controller's own calls, so both act under the same identity and the same
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
@@ -35,16 +36,19 @@ def connection_info(configuration: k8s.Configuration) -> kopf.ConnectionInfo:
     if configuration.refresh_api_key_hook is not None:
         configuration.refresh_api_key_hook(configuration)  # a projected ServiceAccount token is rotated on disk
     authorization = str(configuration.api_key.get("authorization") or configuration.api_key.get("BearerToken") or "")
-    prefix = configuration.api_key_prefix.get("authorization")
-    token = authorization.removeprefix("Bearer ").strip() or None
-    if prefix and token and prefix != "Bearer":
-        token = None  # another scheme: not a bearer token
+    scheme, _, credentials = authorization.partition(" ")
+    token, username, password = None, configuration.username or None, configuration.password or None
+    if scheme == "Bearer" and credentials:
+        token = credentials.strip()
+    elif scheme == "Basic" and credentials:
+        # The kubeconfig loader turns a user name and password into a Basic authorization header.
+        username, _, password = base64.b64decode(credentials).decode("utf-8").partition(":")
     return kopf.ConnectionInfo(
         server=str(configuration.host),
         ca_path=configuration.ssl_ca_cert,
         insecure=not configuration.verify_ssl,
-        username=configuration.username or None,
-        password=configuration.password or None,
+        username=username,
+        password=password,
         token=token,
         certificate_path=configuration.cert_file,
         private_key_path=configuration.key_file,
