@@ -43,19 +43,27 @@ def run_reconcile(context: ControllerContext, body: kopf.Body, trigger: str, log
     metrics.RECONCILES.labels(trigger).inc()
     with context.lock(meta["namespace"], meta["name"]):
         now = datetime.now(UTC)
+        fresh: kopf.Body | None = None
         try:
-            result = reconcile(context.api, body, now, context.options)
+            # The latest stack, not kopf's copy: another trigger may have written the status meanwhile, and
+            # conditions must merge into what is there now (or Events would repeat).
+            raw = context.api.get(KIND, meta["namespace"], meta["name"])
+            if raw is None:
+                return
+            fresh = kopf.Body(cast(kopf.RawBody, raw))
+            result = reconcile(context.api, fresh, now, context.options)
         except KubeError as error:
             metrics.RECONCILE_ERRORS.labels(trigger).inc()
             # When the API itself is failing, kopf logs the error and retries.
-            with contextlib.suppress(KubeError):
-                _post(body, report_error(context.api, body, error, now))
+            if fresh is not None:
+                with contextlib.suppress(KubeError):
+                    _post(fresh, report_error(context.api, fresh, error, now))
             raise kopf.TemporaryError(str(error), delay=RETRY_DELAY_SECONDS) from None
         finally:
             metrics.RECONCILE_SECONDS.labels(trigger).observe(time.monotonic() - started)
     metrics.CHILDREN_APPLIED.inc(len(result.applied))
     metrics.CHILDREN_DELETED.inc(len(result.deleted))
-    _post(body, result)
+    _post(fresh, result)
     if result.deleted:
         logger.info("removed superseded children: %s", ", ".join(result.deleted))
     logger.debug(
@@ -96,9 +104,8 @@ def build_registry(context: ControllerContext) -> kopf.OperatorRegistry:
     def secret_changed(namespace: str | None, name: str, logger: kopf.Logger, **kwargs: Any) -> None:
         index: kopf.Index[tuple[str | None, str], str] = kwargs["stacks_by_secret"]
         for stack_name in sorted(set(index.get((namespace, name), []))):
-            raw = context.api.get(KIND, str(namespace), stack_name)
-            if raw is not None:
-                run_reconcile(context, kopf.Body(cast(kopf.RawBody, raw)), "secret", logger)
+            stack = {"metadata": {"namespace": namespace, "name": stack_name}}
+            run_reconcile(context, kopf.Body(cast(kopf.RawBody, stack)), "secret", logger)
 
     return registry
 
