@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,14 +77,19 @@ def _wait_established(client: k8s.ApiClient, timeout: float = 60.0) -> None:
     raise AssertionError(f"CRD {CRD_NAME} not established after {timeout}s")
 
 
-def _namespace(client: k8s.ApiClient, *, restricted: bool = False) -> str:
-    name = f"crd-{uuid.uuid4().hex[:8]}"
-    labels = {"pod-security.kubernetes.io/enforce": "restricted"} if restricted else {}
-    core = k8s.CoreV1Api(client)
-    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name, labels=labels)))
-    # Without a controller manager nobody creates the default ServiceAccount, which pod admission needs.
-    core.create_namespaced_service_account(name, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name="default")))
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest) -> str:
+    """A fresh namespace (with its default ServiceAccount) from the k8s tier, deleted afterwards."""
+    name: str = request.getfixturevalue("kube_namespace")
     return name
+
+
+def _enforce_restricted(client: k8s.ApiClient, namespace: str) -> None:
+    labels = {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+    }
+    k8s.CoreV1Api(client).patch_namespace(namespace, {"metadata": {"labels": labels}})
 
 
 def _create(client: k8s.ApiClient, namespace: str, document: dict[str, Any]) -> dict[str, Any]:
@@ -105,8 +109,7 @@ def _refusal(client: k8s.ApiClient, namespace: str, spec: dict[str, Any], name: 
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
-def test_example_is_accepted_and_defaulted_like_the_model(api: k8s.ApiClient, example: Path) -> None:
-    namespace = _namespace(api)
+def test_example_is_accepted_and_defaulted_like_the_model(api: k8s.ApiClient, namespace: str, example: Path) -> None:
     document = yaml.safe_load(example.read_text(encoding="utf-8"))
     created = _create(api, namespace, document)
     expected = parse_stack(document).spec_document()
@@ -137,16 +140,17 @@ INVALID = [
 
 
 @pytest.mark.parametrize(("spec", "message"), INVALID, ids=[message[:40] for _, message in INVALID])
-def test_invalid_spec_is_refused_with_the_crd_message(api: k8s.ApiClient, spec: dict[str, Any], message: str) -> None:
-    assert message in _refusal(api, _namespace(api), spec)
+def test_invalid_spec_is_refused_with_the_crd_message(
+    api: k8s.ApiClient, namespace: str, spec: dict[str, Any], message: str
+) -> None:
+    assert message in _refusal(api, namespace, spec)
 
 
-def test_name_too_long_for_child_names_is_refused(api: k8s.ApiClient) -> None:
-    assert "metadata.name must be at most 36 characters" in _refusal(api, _namespace(api), MANAGED, name="a" * 37)
+def test_name_too_long_for_child_names_is_refused(api: k8s.ApiClient, namespace: str) -> None:
+    assert "metadata.name must be at most 36 characters" in _refusal(api, namespace, MANAGED, name="a" * 37)
 
 
-def test_status_subresource_and_printer_columns(api: k8s.ApiClient) -> None:
-    namespace = _namespace(api)
+def test_status_subresource_and_printer_columns(api: k8s.ApiClient, namespace: str) -> None:
     document = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "AnalyticsStack",
@@ -185,8 +189,8 @@ def test_status_subresource_and_printer_columns(api: k8s.ApiClient) -> None:
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
-def test_children_pass_dry_run_and_restricted_pod_security(api: k8s.ApiClient, example: Path) -> None:
-    namespace = _namespace(api, restricted=True)
+def test_children_pass_dry_run_and_restricted_pod_security(api: k8s.ApiClient, namespace: str, example: Path) -> None:
+    _enforce_restricted(api, namespace)
     document = yaml.safe_load(example.read_text(encoding="utf-8"))
     created = _create(api, namespace, document)
     stack = parse_stack(created)
