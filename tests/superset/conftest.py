@@ -16,6 +16,7 @@ from tests.support.postgres import PostgresServer
 from tests.support.superset import SupersetServer, superset_server  # noqa: F401 - the session fixture
 
 from georchestra_analytics.db.migrate import migrate
+from georchestra_analytics.db.refresh import refresh_aggregates
 from georchestra_analytics.db.settings import DatabaseSettings
 from georchestra_analytics.db.writer import write_records
 from georchestra_analytics.superset.bundle import Bundle, build_bundle
@@ -39,17 +40,18 @@ class AnalyticsDatabase:
     records: int
 
 
-@pytest.fixture(scope="session")
-def analytics_db(pg_server: PostgresServer) -> Iterator[AnalyticsDatabase]:
+def _analytics_database(pg_server: PostgresServer, flavor: str, stack_name: str) -> Iterator[AnalyticsDatabase]:
     name = pg_server.create_database()
     dsn = pg_server.dsn_for(name)
-    settings = DatabaseSettings(schema=SCHEMA, flavor="postgresql", time_zone="UTC")
+    settings = DatabaseSettings(schema=SCHEMA, flavor=flavor, time_zone="UTC")
     password = secrets.token_urlsafe(16)
     try:
         migrate(dsn, settings, passwords={"dashboards": password})
-        records = random_records(9, RECORDS, DATA_END - DATA_SPAN, DATA_SPAN)
+        start = DATA_END - DATA_SPAN
+        records = random_records(9, RECORDS, start, DATA_SPAN)
         with psycopg.connect(dsn) as conn, conn.transaction():
             written = write_records(conn, SCHEMA, records)
+        refresh_aggregates(dsn, start, DATA_END, schema=SCHEMA)  # continuous aggregates; nothing on postgresql
         params = conninfo_to_dict(dsn)
         target = DatabaseTarget(
             host=str(params.get("host") or "127.0.0.1"),
@@ -58,9 +60,32 @@ def analytics_db(pg_server: PostgresServer) -> Iterator[AnalyticsDatabase]:
             username=settings.roles.dashboards,
             sslmode="disable",
         )
-        yield AnalyticsDatabase(dsn, settings, BundleSettings("tier", target, schema=SCHEMA), password, written)
+        # Two stacks in one Superset need distinct connection names: Superset matches databases by name too.
+        bundle_settings = BundleSettings(
+            stack_name, target, schema=SCHEMA, database_name=f"geOrchestra analytics ({stack_name})"
+        )
+        yield AnalyticsDatabase(dsn, settings, bundle_settings, password, written)
     finally:
         pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def analytics_db(pg_server: PostgresServer) -> Iterator[AnalyticsDatabase]:
+    """The postgresql flavor: rollup tables maintained by the writer."""
+    yield from _analytics_database(pg_server, "postgresql", "tier")
+
+
+@pytest.fixture(scope="session", params=["postgresql", "timescaledb"])
+def flavored_db(
+    request: pytest.FixtureRequest, pg_server: PostgresServer, analytics_db: AnalyticsDatabase
+) -> Iterator[AnalyticsDatabase]:
+    """Each database flavor in turn: the dashboards must read both alike. Skips timescaledb where missing."""
+    if request.param == "postgresql":
+        yield analytics_db
+        return
+    if pg_server.timescaledb_missing:
+        pytest.skip(pg_server.timescaledb_missing)
+    yield from _analytics_database(pg_server, "timescaledb", "tier-ts")
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import yaml
 from psycopg import sql
 from tests.superset.conftest import DATA_END, SCHEMA, AnalyticsDatabase
 
-from georchestra_analytics.superset.bundle import Bundle
+from georchestra_analytics.superset.bundle import Bundle, build_bundle
 from georchestra_analytics.superset.client import SupersetClient
 from georchestra_analytics.superset.sync import sync
 
@@ -129,8 +129,14 @@ def _chart_ids(client: SupersetClient) -> dict[str, int]:
 
 
 @pytest.fixture
-def synced(client: SupersetClient, bundle: Bundle, analytics_db: AnalyticsDatabase) -> dict[str, int]:
-    sync(client, bundle, analytics_db.dashboards_password)
+def bundle(flavored_db: AnalyticsDatabase) -> Bundle:
+    """This module's bundle: one per database flavor, each its own stack in the same Superset."""
+    return build_bundle(flavored_db.bundle_settings)
+
+
+@pytest.fixture
+def synced(client: SupersetClient, bundle: Bundle, flavored_db: AnalyticsDatabase) -> dict[str, int]:
+    sync(client, bundle, flavored_db.dashboards_password)
     ids = _chart_ids(client)
     return {key: ids[uuid] for key, uuid in bundle.chart_uuids.items()}
 
@@ -142,7 +148,7 @@ def _family(bundle: Bundle, key: str) -> str:
 
 
 def test_saved_query_of_every_chart_matches_sql(
-    client: SupersetClient, bundle: Bundle, analytics_db: AnalyticsDatabase, synced: dict[str, int]
+    client: SupersetClient, bundle: Bundle, flavored_db: AnalyticsDatabase, synced: dict[str, int]
 ) -> None:
     """GET /api/v1/chart/{id}/data/: the chart's own saved query context, as reports and caches run it."""
     assert len(synced) == len(bundle.chart_uuids) >= 20
@@ -151,7 +157,7 @@ def test_saved_query_of_every_chart_matches_sql(
         query_context = json.loads(client.get(f"/api/v1/chart/{chart_id}")["result"]["query_context"])
         query = query_context["queries"][0]
         labels = [c["label"] if isinstance(c, dict) else c for c in query["columns"]] + query["metrics"]
-        expected = _expected(analytics_db.dsn, query, _family(bundle, key), None, [])
+        expected = _expected(flavored_db.dsn, query, _family(bundle, key), None, [])
         assert expected, f"{key}: the sample data should give every chart some rows"
         assert _rows(answer["data"], labels) == _rows(expected, labels), key
 
@@ -160,7 +166,7 @@ def test_saved_query_of_every_chart_matches_sql(
 def test_every_chart_with_dashboard_filters_matches_sql(
     client: SupersetClient,
     bundle: Bundle,
-    analytics_db: AnalyticsDatabase,
+    flavored_db: AnalyticsDatabase,
     synced: dict[str, int],
     label: str,
     time_range: tuple[str, str] | None,
@@ -180,24 +186,24 @@ def test_every_chart_with_dashboard_filters_matches_sql(
         assert f'"{_view(family, time_range)}"' in answer["query"], f"{key}: Superset queried the wrong grain"
         labels = [c["label"] if isinstance(c, dict) else c for c in query["columns"]] + query["metrics"]
         query["filters"] = [f for f in query["filters"] if f not in extra]
-        expected = _expected(analytics_db.dsn, query, family, time_range, extra)
+        expected = _expected(flavored_db.dsn, query, family, time_range, extra)
         assert _rows(answer["data"], labels) == _rows(expected, labels), f"{key} ({label})"
 
 
 def test_totals_match_the_raw_records(
-    client: SupersetClient, analytics_db: AnalyticsDatabase, synced: dict[str, int]
+    client: SupersetClient, flavored_db: AnalyticsDatabase, synced: dict[str, int]
 ) -> None:
     """The whole chain, not just the views: the Requests number equals the records written."""
     answer = client.get(f"/api/v1/chart/{synced['requests_total']}/data/")["result"][0]
-    assert answer["data"] == [{"requests": analytics_db.records}]
+    assert answer["data"] == [{"requests": flavored_db.records}]
 
 
 def test_dataset_sql_runs_as_it_is_where_template_processing_is_off(
-    bundle: Bundle, analytics_db: AnalyticsDatabase
+    bundle: Bundle, flavored_db: AnalyticsDatabase
 ) -> None:
     """A Superset without ENABLE_TEMPLATE_PROCESSING sends the dataset SQL untouched: it must still run, on the
     monthly view."""
-    with psycopg.connect(analytics_db.dsn) as conn:
+    with psycopg.connect(flavored_db.dsn) as conn:
         for dataset in bundle.dataset_uuids:
             text = yaml.safe_load(bundle.files[f"datasets/{dataset}.yaml"])["sql"]
             rows = conn.execute(sql.SQL(text)).fetchall()  # type: ignore[arg-type]  # the bundle's own SQL
