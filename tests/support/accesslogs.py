@@ -4,8 +4,9 @@ lines. Shared by the parser tests, the benchmark and anyone who needs believable
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from georchestra_analytics.parser.pipeline import Pipeline
@@ -132,3 +133,68 @@ def record_of_line(pipeline: Pipeline, line: str, source: str = "access.log") ->
     result = pipeline.parse_line(line, source, 0)
     assert not isinstance(result, Reject), f"rejected: {result.reason}"
     return result
+
+
+def _text_row(line: str, ts: datetime) -> dict[str, Any]:
+    """A text line as it lands in the buffer from the collector's file source."""
+    return {"timestamp": ts, "observed_timestamp": ts, "message": line, "source_type": "file",
+            "attributes": {"log.file.name": "access.log"}}  # fmt: skip
+
+
+def mixed_backlog(count: int, seed: int = 7, start: datetime = DEFAULT_TS) -> Iterator[dict[str, Any]]:
+    """`count` buffer rows shaped like a busy platform's: mostly Gateway OGC traffic over many users,
+    organisations and layers, some security-proxy and nginx lines, a few unusable rows (about 2%)."""
+    rng = random.Random(seed)
+    workspaces = [f"ws{n}" for n in range(20)]
+    layers = [f"{rng.choice(workspaces)}:layer_{n}" for n in range(300)]
+    users = [(f"user{n}", f"org{n % 30}", ["ROLE_USER"] + (["ROLE_EDITOR"] if n % 7 == 0 else [])) for n in range(500)]
+    agents = [FIREFOX, CHROME, QGIS, *(f"Mozilla/5.0 QGIS/3{n:02d}00" for n in range(40))]
+    for index in range(count):
+        ts = start + timedelta(milliseconds=index * 37)
+        kind = rng.random()
+        user, org, roles = rng.choice(users) if rng.random() < 0.4 else (None, None, [])
+        layer_list = ",".join(rng.sample(layers, rng.choice((1, 1, 1, 2, 3))))
+        headers = {"User-Agent": rng.choice(agents), "Referer": "https://geo.example.org/mapstore/"}
+        if kind < 0.45:
+            size = rng.choice(("256", "256", "512", "1024"))
+            path = (
+                f"/geoserver/ows?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS={layer_list}&STYLES="
+                f"&CRS=EPSG:3857&BBOX=0,0,1,1&WIDTH={size}&HEIGHT={size}&FORMAT=image/png&n={index}"
+            )
+        elif kind < 0.60:
+            path = (
+                f"/geoserver/gwc/service/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER={rng.choice(layers)}"
+                f"&TILEMATRIXSET=EPSG:3857&TILEMATRIX=EPSG:3857:{rng.randint(0, 18)}&TILEROW={index}&TILECOL=1"
+            )
+        elif kind < 0.68:
+            path = (
+                f"/geoserver/wfs?service=WFS&version=2.0.0&request=GetFeature&typeNames={rng.choice(layers)}"
+                f"&outputFormat={rng.choice(('application/json', 'shape-zip', 'csv'))}&count={index}"
+            )
+        elif kind < 0.74:
+            path = f"/geoserver/ogc/features/v1/collections/{rng.choice(layers)}/items?f=json&offset={index}"
+        elif kind < 0.78:
+            path = f"/geonetwork/srv/eng/csw?service=CSW&request=GetRecords&typeNames=csw:Record&startPosition={index}"
+        elif kind < 0.84:
+            path = f"/mapstore/rest/geostore/extjs/search/category/MAP/{index}"
+        elif kind < 0.91:
+            line = proxy_line(f"http://geoserver:8080/geoserver/wms?SERVICE=WMS&REQUEST=GetMap&LAYERS={layer_list}"
+                              f"&WIDTH=256&HEIGHT=256&n={index}", user=user, org=org and f"Organisation d'{org}",
+                              roles=roles, ts=ts, millis=rng.randint(5, 3000))  # fmt: skip
+            yield _text_row(line, ts)
+            continue
+        elif kind < 0.98:
+            line = combined_line(f"/geoserver/gwc/service/tms/1.0.0/{rng.choice(layers)}@EPSG:900913@png/"
+                                 f"{rng.randint(0, 18)}/{index}/7.png", ts=ts)  # fmt: skip
+            yield _text_row(line, ts)
+            continue
+        elif kind < 0.99:
+            row = gateway_row(f"/x?n={index}", ts=ts)
+            row["scope"] = {"name": "org.springframework.cloud.gateway.filter"}
+            yield row
+            continue
+        else:
+            yield _text_row(combined_line(f"/geoserver/wms?n={index}", ts=ts)[:50], ts)
+            continue
+        yield gateway_row(path, user=user, org=org, roles=roles, headers=headers, ts=ts,
+                          status=rng.choice((200, 200, 200, 304, 404)))  # fmt: skip

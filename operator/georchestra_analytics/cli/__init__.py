@@ -49,7 +49,6 @@ def main() -> None:
 # Command registration: one module per command or command group, each exposing `command`.
 # (Imported here, after `cli` exists, so a command module may use the shared exit codes.)
 from georchestra_analytics.cli import crd as _crd  # noqa: E402
-
 cli.add_command(_crd.command)
 from georchestra_analytics.cli import parse as _parse  # noqa: E402
 cli.add_command(_parse.command)

@@ -3,7 +3,7 @@ user agent and privacy. Pure and per-record lean: it runs on millions of rows.""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from georchestra_analytics.parser.apps import GEOSERVER, ApplicationMap
 from georchestra_analytics.parser.classify.layers import resolve_layers, virtual_workspace
@@ -40,7 +40,15 @@ def query_parameters(query: str) -> dict[str, str]:
     params: dict[str, str] = {}
     if not query:
         return params
-    for name, value in parse_qsl(query, keep_blank_values=True):
+    # Hand-rolled parse_qsl: most names and values need no decoding, and this runs on every record.
+    for part in query.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
         key = name.lower()
         params[key] = f"{params[key]},{value}" if key in params else value
     return params

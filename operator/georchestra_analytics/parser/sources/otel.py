@@ -23,6 +23,8 @@ FORMAT_ATTRIBUTE = "log.format"
 
 _HEADER_PREFIX = "http.request.header."
 _PARAMETER_PREFIX = "http.request.parameter."
+_REQUEST_PREFIXES = (_HEADER_PREFIX, _PARAMETER_PREFIX)
+_HEADER_CUT, _PARAMETER_CUT = len(_HEADER_PREFIX), len(_PARAMETER_PREFIX)
 _SIZE_ATTRIBUTES = ("http.response.body.size", "http.response.size", "http.response_content_length")
 _DURATION_MS_ATTRIBUTES = ("http.server.duration", "http.response.time", "duration_ms", "http.request.duration")
 # Semantic conventions give this one in seconds.
@@ -103,12 +105,14 @@ def _gateway(row: Mapping[str, Any], attributes: dict[str, Any], ts: datetime) -
     headers: dict[str, str] = {}
     params: dict[str, str] | None = None
     for name, value in attributes.items():
+        if not name.startswith(_REQUEST_PREFIXES):
+            continue
         if name.startswith(_HEADER_PREFIX):
-            headers[name[len(_HEADER_PREFIX) :].lower()] = str(value)
+            headers[name[_HEADER_CUT:].lower()] = str(value)
         elif name.startswith(_PARAMETER_PREFIX):
             if params is None:
                 params = {}
-            params[name[len(_PARAMETER_PREFIX) :].lower()] = str(value)
+            params[name[_PARAMETER_CUT:].lower()] = str(value)
     user = attributes.get("enduser.id") or None
     roles_text = attributes.get("enduser.roles")
     roles = [r.strip() for r in roles_text.split(",") if r.strip()] if isinstance(roles_text, str) and user else []
@@ -125,7 +129,13 @@ def _gateway(row: Mapping[str, Any], attributes: dict[str, Any], ts: datetime) -
     if client_ip is None and forwarded:
         client_ip = forwarded.split(",", 1)[0].strip()
     uid = attributes.get(RECORD_UID_ATTRIBUTE)
-    if not isinstance(uid, str) or not uid:
+    request_id = attributes.get("http.request.id")
+    if isinstance(uid, str) and uid:
+        pass
+    elif isinstance(request_id, str) and request_id:
+        # The Gateway's own request id: unique per request, and far cheaper than digesting every attribute.
+        uid = stable_id("gateway", ts.isoformat(), request_id, url)
+    else:
         uid = stable_id(
             "otel",
             ts.isoformat(),

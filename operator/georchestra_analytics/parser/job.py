@@ -1,0 +1,219 @@
+"""The parse job: drain the buffer table into access records, exactly once.
+
+Each batch is one transaction: claim rows (FOR UPDATE SKIP LOCKED), classify them, write the records (COPY,
+ON CONFLICT (ts, id) DO NOTHING) and the rejects, delete exactly the claimed rows, commit. A crash before the
+commit rolls everything back and the rows stay in the buffer; a replay after a commit finds the records
+already there (stable ids). Several workers share the backlog because locked rows are skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from georchestra_analytics.db.buffer import ClaimedRow, claim_batch, delete_claimed
+from georchestra_analytics.db.schema_info import SchemaInfo, SchemaNotMigrated, read_schema_info
+from georchestra_analytics.db.writer import record_problem, write_records, write_rejects
+from georchestra_analytics.parser.pipeline import Pipeline
+from georchestra_analytics.parser.record import AccessRecord, Reject
+from georchestra_analytics.parser.settings import ParserSettings
+
+log = logging.getLogger(__name__)
+
+# Called after a batch is written and before it commits: progress reporting, and fault injection in tests.
+BeforeCommit = Callable[["BatchResult"], None]
+
+
+class JobFault(RuntimeError):
+    """A system fault (database unreachable, schema missing): the run stops and exits non-zero."""
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    written: int = 0  # new records (a replayed record is not new)
+    duplicates: int = 0  # records already stored (replay after a crash, re-ingest)
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class RunSummary:
+    claimed: int = 0
+    written: int = 0
+    duplicates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    batches: int = 0
+    seconds: float = 0.0
+    oldest_buffered_age_seconds: float | None = None
+    finished_at: str = ""
+    claimed_per_worker: list[int] = field(default_factory=list)
+
+    def add(self, batch: BatchResult) -> None:
+        self.claimed += batch.claimed
+        self.written += batch.written
+        self.duplicates += batch.duplicates
+        self.rejected.update(batch.rejected)
+        self.batches += 1
+
+    def merge(self, other: RunSummary) -> None:
+        self.claimed_per_worker.append(other.claimed)
+        self.claimed += other.claimed
+        self.written += other.written
+        self.duplicates += other.duplicates
+        self.rejected.update(other.rejected)
+        self.batches += other.batches
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "claimed": self.claimed,
+            "written": self.written,
+            "duplicates": self.duplicates,
+            "rejected": sum(self.rejected.values()),
+            "rejected_by_reason": dict(self.rejected.most_common()),
+            "batches": self.batches,
+            "claimed_per_worker": self.claimed_per_worker or [self.claimed],
+            "seconds": round(self.seconds, 3),
+            "oldest_buffered_age_seconds": self.oldest_buffered_age_seconds,
+            "finished_at": self.finished_at,
+        }
+
+    def describe(self) -> str:
+        reasons = ", ".join(f"{reason}: {count}" for reason, count in self.rejected.most_common())
+        age = (
+            "buffer empty"
+            if self.oldest_buffered_age_seconds is None
+            else f"oldest buffered record {self.oldest_buffered_age_seconds:.0f} s old"
+        )
+        return (
+            f"{self.claimed} rows claimed in {self.batches} batches, {self.written} records written, "
+            f"{self.duplicates} already stored, {sum(self.rejected.values())} rejected"
+            + (f" ({reasons})" if reasons else "")
+            + f"; {age}; {self.seconds:.1f} s"
+        )
+
+
+def _reject_row(reject: Reject) -> dict[str, Any]:
+    return {"reason": reject.reason, "raw": reject.raw, "source": reject.source}
+
+
+class ParseJob:
+    """One worker: a connection, the pipeline, and the loop over batches."""
+
+    def __init__(self, conn: psycopg.Connection[Any], settings: ParserSettings) -> None:
+        self.conn = conn
+        self.settings = settings
+        self.pipeline = Pipeline(settings)
+        self.info: SchemaInfo = read_schema_info(conn, settings.schema)
+
+    def _classify(self, claimed: list[ClaimedRow]) -> tuple[list[AccessRecord], list[dict[str, Any]], Counter[str]]:
+        records: list[AccessRecord] = []
+        rejects: list[dict[str, Any]] = []
+        reasons: Counter[str] = Counter()
+        parse_row = self.pipeline.parse_row
+        for item in claimed:
+            result = parse_row(item.row)
+            if isinstance(result, Reject):
+                reasons[result.reason] += 1
+                rejects.append(_reject_row(result))
+                continue
+            problem = record_problem(result)
+            if problem is not None:
+                # The writer would refuse the whole batch for this one record: it becomes a reject instead.
+                reason = "unstorable record: " + problem.split(":", 1)[0]
+                reasons[reason] += 1
+                rejects.append({"reason": reason, "raw": Pipeline.raw_of(item.row), "source": result["source"]})
+                continue
+            records.append(result)
+        return records, rejects, reasons
+
+    def run_batch(self, before_commit: BeforeCommit | None = None) -> BatchResult:
+        result = BatchResult()
+        with self.conn.transaction():
+            claimed = claim_batch(self.conn, self.settings.schema, self.settings.batch_size)
+            if not claimed:
+                return result
+            result.claimed = len(claimed)
+            records, rejects, result.rejected = self._classify(claimed)
+            result.written = write_records(self.conn, self.settings.schema, records, info=self.info)
+            result.duplicates = len(records) - result.written
+            if rejects:
+                write_rejects(self.conn, self.settings.schema, rejects)
+            deleted = delete_claimed(self.conn, self.settings.schema, [item.ctid for item in claimed])
+            if deleted != len(claimed):
+                # Cannot happen while the rows are locked; if it does, commit nothing.
+                raise JobFault(f"claimed {len(claimed)} buffer rows but deleted {deleted}")
+            if before_commit is not None:
+                before_commit(result)
+        return result
+
+    def run(self, before_commit: BeforeCommit | None = None) -> RunSummary:
+        summary = RunSummary()
+        started = time.perf_counter()
+        limit = self.settings.max_batches
+        while limit == 0 or summary.batches < limit:
+            batch = self.run_batch(before_commit)
+            if batch.claimed == 0:
+                break
+            summary.add(batch)
+            log.info(
+                "batch %d: %d claimed, %d written, %d duplicates, %d rejected",
+                summary.batches, batch.claimed, batch.written, batch.duplicates, sum(batch.rejected.values()),
+            )  # fmt: skip
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+
+def oldest_buffered_age(conn: psycopg.Connection[Any], schema: str) -> float | None:
+    """Seconds since the oldest row still in the buffer was collected; None when the buffer is empty."""
+    query = sql.SQL("SELECT extract(epoch FROM now() - min(coalesce(observed_timestamp, timestamp))) FROM {}").format(
+        sql.Identifier(schema, "otel_buffer")
+    )
+    row = conn.execute(query).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+def run_worker(dsn: str, settings: ParserSettings, before_commit: BeforeCommit | None = None) -> RunSummary:
+    """One worker on its own connection. Database faults become JobFault (bad records never do)."""
+    try:
+        with psycopg.connect(dsn, autocommit=True, application_name="georchestra-analytics parse") as conn:
+            return ParseJob(conn, settings).run(before_commit)
+    except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+        raise JobFault(f"database unreachable or connection lost: {str(error).strip()}") from error
+    except SchemaNotMigrated as error:
+        raise JobFault(str(error)) from error
+
+
+def _worker_entry(dsn: str, settings: ParserSettings) -> RunSummary:
+    return run_worker(dsn, settings)
+
+
+def run_workers(dsn: str, settings: ParserSettings, workers: int = 1) -> RunSummary:
+    """Drain with `workers` processes (one is this process); returns the merged summary."""
+    started = time.perf_counter()
+    if workers <= 1:
+        summary = run_worker(dsn, settings)
+    else:
+        # Processes, not threads: classification is CPU-bound Python. Each opens its own connection.
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(workers) as pool:
+            results = pool.starmap(_worker_entry, [(dsn, settings)] * workers)
+        summary = RunSummary()
+        for result in results:
+            summary.merge(result)
+    summary.seconds = time.perf_counter() - started
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            summary.oldest_buffered_age_seconds = oldest_buffered_age(conn, settings.schema)
+    except psycopg.OperationalError as error:
+        raise JobFault(f"database unreachable: {str(error).strip()}") from error
+    summary.finished_at = datetime.now(UTC).isoformat()
+    return summary
