@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+from dataclasses import replace
 from typing import Any
 
 import jinja2
@@ -32,6 +34,7 @@ def test_sync_imports_every_asset_managed_externally(
 ) -> None:
     result = sync(client, bundle, analytics_db.dashboards_password, force=True)
     assert result.imported
+    assert result.warnings == ()  # the probe query ran, with Superset's templates
 
     dashboard = _dashboard(client, bundle)
     assert dashboard["dashboard_title"] == "geOrchestra usage"
@@ -106,3 +109,18 @@ def test_a_chart_deleted_in_superset_comes_back(
     result = sync(client, bundle, analytics_db.dashboards_password)
     assert result.imported and "missing" in result.reason
     assert _chart_id(client, uuid)
+
+
+def test_a_database_superset_cannot_reach_is_reported_after_the_import(
+    client: SupersetClient, analytics_db: AnalyticsDatabase
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    target = replace(analytics_db.bundle_settings.database, port=closed_port)
+    settings = replace(
+        analytics_db.bundle_settings, stack_name="nodb", database=target, database_name="unreachable database"
+    )
+    result = sync(client, build_bundle(settings), analytics_db.dashboards_password)
+    assert result.imported
+    assert len(result.warnings) == 1 and result.warnings[0].startswith("Superset cannot query the analytics database")

@@ -147,6 +147,7 @@ def sync_command(
         "bundleSha256": result.bundle_sha256,
         "dashboardId": result.dashboard_id,
         "dashboardUrl": f"{client.url}/superset/dashboard/{bundle.dashboard_slug}/",
+        "warnings": list(result.warnings),
     }
     if as_json:
         click.echo(json.dumps(summary))

@@ -25,6 +25,7 @@ class SyncResult:
     reason: str  # why it imported or skipped, for logs and the DashboardsSynced condition
     bundle_sha256: str
     dashboard_id: int | None
+    warnings: tuple[str, ...] = ()  # what a dashboard viewer would hit, found by a probe query after an import
 
 
 def _dashboard(client: SupersetClient, slug: str) -> dict[str, Any] | None:
@@ -87,6 +88,37 @@ def why_import(client: SupersetClient, bundle: Bundle) -> tuple[str | None, int 
     return None, dashboard_id
 
 
+PROBE_CHART = "requests_total"
+PROBE_TIME_RANGE = "Last day"
+
+
+def probe(client: SupersetClient, bundle: Bundle) -> tuple[str, ...]:
+    """Run one chart as a viewer would (its query, over the last day): can Superset query the analytics
+    database, and does it run the dataset SQL's templates that pick the view by time range?"""
+    uuid = bundle.chart_uuids.get(PROBE_CHART)
+    if uuid is None:
+        return ()
+    query = {"q": json.dumps({"filters": [{"col": "uuid", "opr": "eq", "value": uuid}], "columns": ["id"]})}
+    found = client.get("/api/v1/chart/", query=query).get("result", [])
+    if not found:
+        return (f"chart {PROBE_CHART!r} is missing from Superset right after the import",)
+    chart = client.get(f"/api/v1/chart/{found[0]['id']}")["result"]
+    query_context = json.loads(chart["query_context"])
+    for entry in query_context["queries"][0]["filters"]:
+        if entry.get("op") == "TEMPORAL_RANGE":
+            entry["val"] = PROBE_TIME_RANGE
+    try:
+        answer = client.post("/api/v1/chart/data", query_context)["result"][0]
+    except SupersetApiError as error:
+        return (f"Superset cannot query the analytics database: {error.detail or error}",)
+    if "{%" in str(answer.get("query", "")):
+        return (
+            "Superset runs without the ENABLE_TEMPLATE_PROCESSING feature flag: every chart reads the monthly "
+            "views, whatever its time range (see docs/dashboards.md)",
+        )
+    return ()
+
+
 def sync(client: SupersetClient, bundle: Bundle, database_password: str, *, force: bool = False) -> SyncResult:
     """Import the bundle unless Superset already has it (`force` imports anyway)."""
     reason, dashboard_id = why_import(client, bundle)
@@ -101,4 +133,7 @@ def sync(client: SupersetClient, bundle: Bundle, database_password: str, *, forc
         filename=f"{bundle.top_folder}.zip",
     )
     dashboard = _dashboard(client, bundle.dashboard_slug)
-    return SyncResult(True, reason, bundle.sha256, int(dashboard["id"]) if dashboard else None)
+    warnings = probe(client, bundle)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return SyncResult(True, reason, bundle.sha256, int(dashboard["id"]) if dashboard else None, warnings)
