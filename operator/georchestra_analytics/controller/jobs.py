@@ -238,13 +238,21 @@ def parser_condition(runs: Sequence[ParseRun], health: ParserHealth, cronjob_nam
     )
 
 
-def dashboards_condition(job_name: str | None, outcome: JobOutcome | None) -> ConditionState:
+def dashboards_condition(
+    job_name: str | None, outcome: JobOutcome | None, *, was_synced: bool = False
+) -> ConditionState:
+    """`was_synced`: the previous import succeeded, so a periodic re-import in progress does not make the
+    dashboards count as out of sync (no flapping every resyncInterval)."""
     kind = ConditionType.DASHBOARDS_SYNCED
     if job_name is None:
         return ConditionState(
             kind, "False", Reason.SUPERSET_NOT_CONFIGURED, "no spec.superset: dashboards are not imported"
         )
     if outcome is None or outcome.succeeded is None:
+        if was_synced:
+            return ConditionState(
+                kind, "True", Reason.SYNC_RUNNING, f"superset-sync Job {job_name} is importing the bundle again"
+            )
         return ConditionState(kind, "False", Reason.SYNC_RUNNING, f"superset-sync Job {job_name} is running")
     if outcome.succeeded:
         return ConditionState(kind, "True", Reason.DASHBOARDS_IMPORTED, f"superset-sync Job {job_name} succeeded")

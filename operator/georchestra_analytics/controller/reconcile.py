@@ -7,7 +7,7 @@ it always computes the whole desired state, and server-side apply makes an uncha
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -190,6 +190,7 @@ def _observe(
     seen: _Observation,
     problems: Mapping[ConditionType, ConditionState],
     options: ReconcileOptions,
+    previous_conditions: Sequence[Mapping[str, Any]],
 ) -> tuple[list[ConditionState], dict[str, Any]]:
     """Conditions (Ready last) and the status fields besides them."""
     by_component: dict[str, dict[str, Any]] = {}
@@ -220,7 +221,11 @@ def _observe(
     sync_child = by_component.get(f"{SUPERSET_SYNC}/Job")
     sync_name = None if sync_child is None else str(sync_child["metadata"]["name"])
     sync = None if sync_name is None else _outcome(api, stack, seen, SUPERSET_SYNC, sync_name)
-    dashboards = problems.get(ConditionType.DASHBOARDS_SYNCED) or dashboards_condition(sync_name, sync)
+    synced = find(previous_conditions, ConditionType.DASHBOARDS_SYNCED)
+    was_synced = synced is not None and synced.get("status") == "True"
+    dashboards = problems.get(ConditionType.DASHBOARDS_SYNCED) or dashboards_condition(
+        sync_name, sync, was_synced=was_synced
+    )
 
     states = [database, schema, collector, parser, dashboards, suspended_condition(False)]
     states.insert(0, ready_condition(states))
@@ -324,7 +329,8 @@ def reconcile(
     children, check = _desired_children(api, stack, now)
     seen = _apply(api, children, result)
     _prune(api, stack, children, result)
-    states, fields = _observe(api, stack, children, seen, check.problems, options)
+    previous_conditions = (body.get("status") or {}).get("conditions") or []
+    states, fields = _observe(api, stack, children, seen, check.problems, options, previous_conditions)
     schema_ready = _previous_schema_ready(body) or any(
         state.type == ConditionType.SCHEMA_READY and state.is_true for state in states
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from georchestra_analytics.controller.jobs import (
     ParserHealth,
+    dashboards_condition,
     job_outcome,
     last_parse,
     parse_runs,
@@ -112,3 +113,12 @@ def test_no_run_yet_and_non_json_messages() -> None:
     assert parser_condition([], ParserHealth(), "a-parse").reason == Reason.PARSE_NOT_RUN_YET
     runs = parse_runs([_job("p-1", "Complete")], [_pod("p-1", "not json at all")])
     assert last_parse(runs[0]) == {"jobName": "p-1", "time": "2026-01-01T10:00:00Z", "succeeded": True}
+
+
+def test_a_periodic_reimport_does_not_unsync_dashboards_that_were_synced() -> None:
+    running = job_outcome(_job("a-superset-sync-2", None), [])
+    first = dashboards_condition("a-superset-sync-2", running)
+    again = dashboards_condition("a-superset-sync-2", running, was_synced=True)
+    assert (first.status, first.reason) == ("False", Reason.SYNC_RUNNING)
+    assert (again.status, again.reason) == ("True", Reason.SYNC_RUNNING)
+    assert dashboards_condition(None, None).reason == Reason.SUPERSET_NOT_CONFIGURED
