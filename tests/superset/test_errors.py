@@ -164,3 +164,36 @@ def test_cli_bundle_writes_a_zip_without_password(tmp_path: Path, analytics_db: 
     assert result.exit_code == 0, result.output
     assert analytics_db.dashboards_password.encode() not in out.read_bytes()
     assert out.read_bytes()[:2] == b"PK"
+
+
+def test_cli_sync_falls_back_to_the_jobs_database_account(
+    tmp_path: Path, analytics_db: AnalyticsDatabase, superset_server: SupersetServer
+) -> None:
+    """The operator's Jobs carry PGUSER/PGPASSWORD; without ANALYTICS_DASHBOARDS_PASSWORD the sync uses them."""
+    stack = _stack_file(tmp_path, analytics_db, superset_server.url)
+    env = {
+        "SUPERSET_USERNAME": superset_server.username,
+        "SUPERSET_PASSWORD": superset_server.password,
+        "ANALYTICS_DASHBOARDS_PASSWORD": None,
+        "PGUSER": "postgres",
+        "PGPASSWORD": "jobs-account-password",
+    }
+    result = CliRunner().invoke(cli, ["superset", "sync", "-f", str(stack), "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "not as the read-only dashboards role" in result.stderr
+    assert "jobs-account-password" not in result.output
+    client = SupersetClient.login(superset_server.url, superset_server.username, superset_server.password)
+    query = {"q": json.dumps({"filters": [{"col": "database_name", "opr": "eq", "value": "geOrchestra analytics"}]})}
+    (database,) = client.get("/api/v1/database/", query=query)["result"]
+    detail = client.get(f"/api/v1/database/{database['id']}/connection")["result"]
+    assert detail["sqlalchemy_uri"].startswith("postgresql+psycopg2://postgres@")
+
+
+def test_cli_sync_without_any_database_password_is_a_usage_error(
+    tmp_path: Path, analytics_db: AnalyticsDatabase
+) -> None:
+    stack = _stack_file(tmp_path, analytics_db, "http://superset.invalid")
+    env = {"ANALYTICS_DASHBOARDS_PASSWORD": None, "PGUSER": None, "PGPASSWORD": None}
+    result = CliRunner().invoke(cli, ["superset", "sync", "-f", str(stack)], env=env)
+    assert result.exit_code == 2
+    assert "ANALYTICS_DASHBOARDS_PASSWORD" in result.output

@@ -28,6 +28,8 @@ EXIT_FAILURE = 1  # a system fault (the shared meaning of georchestra_analytics.
 SUPERSET_USERNAME_VARIABLE = "SUPERSET_USERNAME"
 SUPERSET_PASSWORD_VARIABLE = "SUPERSET_PASSWORD"
 DATABASE_PASSWORD_VARIABLE = "ANALYTICS_DASHBOARDS_PASSWORD"
+# libpq's variables, which every Job of the operator carries (the stack's own database account).
+FALLBACK_USER_VARIABLE, FALLBACK_PASSWORD_VARIABLE = "PGUSER", "PGPASSWORD"
 log = logging.getLogger(__name__)
 
 
@@ -63,6 +65,31 @@ def _bundle(stack_file: str, db_user: str | None, db_host: str | None) -> tuple[
     except BundleError as error:
         log.error("cannot render the dashboard bundle: %s", error)
         sys.exit(EXIT_FAILURE)
+
+
+def database_credentials(db_user: str | None) -> tuple[str | None, str]:
+    """Who Superset connects as, and the password: the read-only dashboards role with
+    ANALYTICS_DASHBOARDS_PASSWORD; else the account in PGUSER/PGPASSWORD, with a warning (it can read more than
+    the dashboard views). None as user means the dashboards role."""
+    password = os.environ.get(DATABASE_PASSWORD_VARIABLE)
+    if password:
+        return db_user, password
+    fallback_user, fallback_password = (
+        os.environ.get(FALLBACK_USER_VARIABLE),
+        os.environ.get(FALLBACK_PASSWORD_VARIABLE),
+    )
+    if fallback_user and fallback_password:
+        log.warning(
+            "%s is not set: Superset will connect as %s (from %s), not as the read-only dashboards role",
+            DATABASE_PASSWORD_VARIABLE,
+            db_user or fallback_user,
+            FALLBACK_USER_VARIABLE,
+        )
+        return db_user or fallback_user, fallback_password
+    raise click.UsageError(
+        f"no password for the database account Superset connects as: set {DATABASE_PASSWORD_VARIABLE} "
+        f"(the dashboards role), or {FALLBACK_USER_VARIABLE} and {FALLBACK_PASSWORD_VARIABLE}"
+    )
 
 
 def _required_env(name: str, what: str) -> str:
@@ -126,15 +153,16 @@ def sync_command(
 ) -> None:
     """Import the bundle into Superset, unless it already holds exactly this bundle.
 
-    Needs SUPERSET_USERNAME, SUPERSET_PASSWORD and ANALYTICS_DASHBOARDS_PASSWORD in the environment.
+    Needs SUPERSET_USERNAME, SUPERSET_PASSWORD and ANALYTICS_DASHBOARDS_PASSWORD in the environment (without
+    the last one, Superset connects with PGUSER/PGPASSWORD, the account every Job of the operator has).
     """
+    db_user, database_password = database_credentials(db_user)
     stack, bundle = _bundle(stack_file, db_user, db_host)
     url = url or (stack.spec.superset.url if stack.spec.superset else None)
     if not url:
         raise click.UsageError("no Superset URL: give --url, set SUPERSET_URL or spec.superset.url")
     username = _required_env(SUPERSET_USERNAME_VARIABLE, "no Superset user name")
     password = _required_env(SUPERSET_PASSWORD_VARIABLE, "no Superset password")
-    database_password = _required_env(DATABASE_PASSWORD_VARIABLE, "no password for the dashboards database role")
     try:
         client = SupersetClient.login(url, username, password, timeout=timeout)
         result = sync(client, bundle, database_password, force=force)
