@@ -222,7 +222,7 @@ def test_rows_that_would_fail_a_batch_are_stored_and_parsed(database: str, stack
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,  # not strict: a fix elsewhere must not fail CI; it shows as XPASS, then drop this marker
     raises=psycopg.DataError,
     reason="parser bug, reported: a %00 in the URL becomes a NUL in a layer name, COPY refuses it and the parse "
     "job stops on that batch at every run; expected: the record is stored or rejected with its reason",

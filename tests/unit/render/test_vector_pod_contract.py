@@ -49,7 +49,7 @@ def test_the_collector_container_has_every_variable_the_config_names() -> None:
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,  # not strict: a fix elsewhere must not fail CI; it shows as XPASS, then drop this marker
     reason="kube builder bug, reported: the `vector validate` init container has no env, and Vector (strict "
     "environment variables by default since 0.37) refuses to load a config naming an unset variable, so the "
     "collector pod never starts",
