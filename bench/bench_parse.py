@@ -31,12 +31,13 @@ from psycopg.types.json import Jsonb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.support
 
-from georchestra_analytics.db.buffer import insert_buffer_rows  # noqa: E402
-from georchestra_analytics.db.embedded import EmbeddedPostgres  # noqa: E402
-from georchestra_analytics.db.migrate import migrate  # noqa: E402
-from georchestra_analytics.db.settings import DatabaseSettings  # noqa: E402
-from georchestra_analytics.db.writer import RECORD_COLUMNS  # noqa: E402
-from tests.support.accesslogs import mixed_backlog  # noqa: E402
+from tests.support.accesslogs import mixed_backlog
+
+from georchestra_analytics.db.buffer import insert_buffer_rows
+from georchestra_analytics.db.embedded import EmbeddedPostgres
+from georchestra_analytics.db.migrate import migrate
+from georchestra_analytics.db.settings import DatabaseSettings
+from georchestra_analytics.db.writer import RECORD_COLUMNS
 
 SCHEMA = "analytics"
 LOAD_CHUNK = 50_000
@@ -110,9 +111,12 @@ def copy_baseline(dsn: str) -> tuple[int, float]:
                     if row[user_agent] is not None:
                         row[user_agent] = Jsonb(row[user_agent])
                 started = time.perf_counter()
-                with writer.cursor() as out, out.copy(
-                    sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(SCHEMA, "bench_copy"), column_list)
-                ) as copy:
+                with (
+                    writer.cursor() as out,
+                    out.copy(
+                        sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(SCHEMA, "bench_copy"), column_list)
+                    ) as copy,
+                ):
                     for row in rows:
                         copy.write_row(row)
                 writer.commit()

@@ -30,6 +30,10 @@ _DURATION_MS_ATTRIBUTES = ("http.server.duration", "http.response.time", "durati
 # Semantic conventions give this one in seconds.
 _DURATION_S_ATTRIBUTES = ("http.server.request.duration",)
 _CLIENT_IP_ATTRIBUTES = ("client.address", "http.client_ip", "http.request.remote-addr", "net.peer.ip")
+# One set intersection tells whether any of them is there: the Gateway emits none today.
+_MEASUREMENT_ATTRIBUTES = frozenset(
+    _SIZE_ATTRIBUTES + _DURATION_MS_ATTRIBUTES + _DURATION_S_ATTRIBUTES + _CLIENT_IP_ATTRIBUTES
+)
 
 
 def json_safe(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,15 +120,20 @@ def _gateway(row: Mapping[str, Any], attributes: dict[str, Any], ts: datetime) -
     user = attributes.get("enduser.id") or None
     roles_text = attributes.get("enduser.roles")
     roles = [r.strip() for r in roles_text.split(",") if r.strip()] if isinstance(roles_text, str) and user else []
-    duration = _int(_first(attributes, _DURATION_MS_ATTRIBUTES))
-    if duration is None:
-        seconds = _first(attributes, _DURATION_S_ATTRIBUTES)
-        if seconds is not None:
-            try:
-                duration = round(float(seconds) * 1000)
-            except (TypeError, ValueError):
-                duration = None
-    client_ip = _first(attributes, _CLIENT_IP_ATTRIBUTES)
+    duration: int | None = None
+    size: int | None = None
+    client_ip: Any = None
+    if not _MEASUREMENT_ATTRIBUTES.isdisjoint(attributes):
+        duration = _int(_first(attributes, _DURATION_MS_ATTRIBUTES))
+        if duration is None:
+            seconds = _first(attributes, _DURATION_S_ATTRIBUTES)
+            if seconds is not None:
+                try:
+                    duration = round(float(seconds) * 1000)
+                except (TypeError, ValueError, OverflowError):
+                    duration = None
+        size = _int(_first(attributes, _SIZE_ATTRIBUTES))
+        client_ip = _first(attributes, _CLIENT_IP_ATTRIBUTES)
     forwarded = headers.get("x-forwarded-for")
     if client_ip is None and forwarded:
         client_ip = forwarded.split(",", 1)[0].strip()
@@ -156,7 +165,7 @@ def _gateway(row: Mapping[str, Any], attributes: dict[str, Any], ts: datetime) -
         roles=roles,
         client_ip=str(client_ip) if client_ip is not None else None,
         response_time_ms=_bounded(duration, 2**31),
-        response_size=_bounded(_int(_first(attributes, _SIZE_ATTRIBUTES)), 2**63),
+        response_size=_bounded(size, 2**63),
         referrer=headers.get("referer") or headers.get("referrer"),
         user_agent=headers.get("user-agent"),
         extra_params=params,
