@@ -220,6 +220,10 @@ def run_worker(dsn: str, settings: ParserSettings, before_commit: BeforeCommit |
             return ParseJob(conn, settings).run(before_commit)
     except (psycopg.OperationalError, psycopg.InterfaceError) as error:
         raise JobFault(f"database unreachable or connection lost: {str(error).strip()}") from error
+    except psycopg.Error as error:
+        # Record-level refusals are handled per batch; what reaches here is the database's own state
+        # (permissions, a missing table): a system fault.
+        raise JobFault(f"database error: {type(error).__name__}: {str(error).strip()}") from error
     except SchemaNotMigrated as error:
         raise JobFault(str(error)) from error
 
