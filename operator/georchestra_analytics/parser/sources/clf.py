@@ -97,7 +97,11 @@ def parse_text_line(line: str, record_id: str, *, format_hint: str | None = None
             seconds = _REQUEST_TIME_S.search(rest)
             if seconds:
                 duration = round(float(seconds[1]) * 1000)
-    is_proxy = "|" in match["user"] or (duration is not None and rest.rstrip().endswith("ms"))
+    is_proxy = (
+        format_hint == "security-proxy"
+        or "|" in match["user"]
+        or (duration is not None and rest.rstrip().endswith("ms"))
+    )
     if is_proxy:
         source = "security-proxy"
     elif format_hint in ("combined", "clf"):
