@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.support.postgres"]
+pytest_plugins = ["tests.support.postgres", "tests.support.k8s"]
 
 TIERS = ("unit", "db", "timescale", "k8s", "helm", "vector", "superset", "ansible", "e2e")
 TESTS_DIR = Path(__file__).parent
