@@ -62,3 +62,5 @@ from georchestra_analytics.cli import ingest as _ingest  # noqa: E402
 cli.add_command(_ingest.command)
 from georchestra_analytics.cli import operator as _operator  # noqa: E402
 cli.add_command(_operator.command)
+from georchestra_analytics.cli import demo as _demo  # noqa: E402
+cli.add_command(_demo.command)
