@@ -111,6 +111,7 @@ def _document(
     report: UsageReport,
     html_path: Path | None,
     dsn: str | None,
+    stop_commands: list[str],
 ) -> dict[str, Any]:
     return {
         "flavor": flavor,
@@ -125,7 +126,8 @@ def _document(
         "rejected": [{"reason": reason, "count": count} for reason, count in rejected],
         "report": report.to_json(),
         "html": str(html_path) if html_path else None,
-        "dsn": dsn,
+        "dsn": dsn,  # set with --keep only, as are the commands that stop and remove the kept server
+        "stop_commands": stop_commands,
     }
 
 
@@ -196,7 +198,16 @@ def command(keep: bool, html_file: Path, no_html: bool, as_json: bool, seed: int
         if as_json:
             click.echo(
                 json.dumps(
-                    _document(sample, flavor, summary, rejected, report, html_path, server.dsn if keep else None),
+                    _document(
+                        sample,
+                        flavor,
+                        summary,
+                        rejected,
+                        report,
+                        html_path,
+                        server.dsn if keep else None,
+                        stop_commands,
+                    ),
                     ensure_ascii=False,
                 )
             )
