@@ -176,3 +176,17 @@ def test_demo_keep_leaves_a_database_to_point_superset_at(tmp_path: Path) -> Non
             subprocess.run(command, shell=True, check=True, timeout=60)  # noqa: S602 (the demo's own commands)
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(document["dsn"], connect_timeout=3)
+
+
+def test_every_step_quotes_the_schema_name(pg_dsn: str) -> None:
+    """Identifiers go through psycopg's sql module: a hostile schema name is just a name."""
+    schema = 'demo"; DROP TABLE x; --é'
+    run.migrate_schema(pg_dsn, "postgresql", schema)
+    sample = generate(seed=2, records=300)
+    assert run.ingest(pg_dsn, sample.buffer_rows(), schema) == len(sample)
+    run.parse(pg_dsn, schema=schema)
+    run.refresh(pg_dsn, sample, schema)
+    report = run.report(pg_dsn, schema)
+    rejected = sum(count for _, count in run.rejected_rows(pg_dsn, schema))
+    assert report.totals.requests + rejected == len(sample)
+    assert run.buffered_rows(pg_dsn, schema) == 0

@@ -1,0 +1,1 @@
+"""`georchestra-analytics demo`: a generated week of a fictional platform, through the real pipeline, reported."""
