@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 
 # Called after a batch is written and before it commits: progress reporting, and fault injection in tests.
 BeforeCommit = Callable[["BatchResult"], None]
+
+
+_TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+_MAX_RETRIES = 5
 
 
 class JobFault(RuntimeError):
@@ -184,12 +189,24 @@ class ParseJob:
                 before_commit(result)
         return result
 
-    def run(self, before_commit: BeforeCommit | None = None) -> RunSummary:
+    def run(self, before_commit: BeforeCommit | None = None, max_batches: int | None = None) -> RunSummary:
         summary = RunSummary()
         started = time.perf_counter()
-        limit = self.settings.max_batches
+        limit = self.settings.max_batches if max_batches is None else max_batches
+        retries = 0
         while limit == 0 or summary.batches < limit:
-            batch = self.run_batch(before_commit)
+            try:
+                batch = self.run_batch(before_commit)
+            except _TRANSIENT as error:
+                # Concurrent workers updating the same rollup rows may deadlock; PostgreSQL aborts one
+                # transaction, whose rows simply stay in the buffer: try again.
+                retries += 1
+                if retries > _MAX_RETRIES:
+                    raise
+                log.warning("batch rolled back (%s), retrying", type(error).__name__)
+                time.sleep(0.05 * retries)
+                continue
+            retries = 0
             if batch.claimed == 0:
                 break
             summary.add(batch)
@@ -210,14 +227,60 @@ def oldest_buffered_age(conn: psycopg.Connection[Any], schema: str) -> float | N
     return None if row is None or row[0] is None else float(row[0])
 
 
+def _lane_limits(max_batches: int, connections: int) -> list[int]:
+    """Batches per connection: the worker's limit shared out (0, drain, for each when there is none)."""
+    if max_batches == 0:
+        return [0] * connections
+    lanes = min(connections, max_batches)
+    return [max_batches // lanes + (1 if index < max_batches % lanes else 0) for index in range(lanes)]
+
+
+def _run_lane(dsn: str, settings: ParserSettings, before_commit: BeforeCommit | None, max_batches: int) -> RunSummary:
+    with psycopg.connect(dsn, autocommit=True, application_name="georchestra-analytics parse") as conn:
+        return ParseJob(conn, settings).run(before_commit, max_batches)
+
+
+def _run_lanes(dsn: str, settings: ParserSettings, before_commit: BeforeCommit | None) -> RunSummary:
+    """Several connections in threads: while one classifies (Python, holding the GIL), another waits on the
+    database writing its batch, so the two overlap. Each batch is still one transaction on one connection."""
+    limits = _lane_limits(settings.max_batches, settings.connections)
+    if len(limits) == 1:
+        return _run_lane(dsn, settings, before_commit, limits[0])
+    outcomes: list[RunSummary | BaseException | None] = [None] * len(limits)
+
+    def lane(index: int) -> None:
+        try:
+            outcomes[index] = _run_lane(dsn, settings, before_commit, limits[index])
+        except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread below
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=lane, args=(i,), name=f"parse-lane-{i}") for i in range(len(limits))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    summary = RunSummary()
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        assert outcome is not None
+        summary.claimed += outcome.claimed
+        summary.written += outcome.written
+        summary.duplicates += outcome.duplicates
+        summary.rejected.update(outcome.rejected)
+        summary.batches += outcome.batches
+    return summary
+
+
 def run_worker(dsn: str, settings: ParserSettings, before_commit: BeforeCommit | None = None) -> RunSummary:
-    """One worker on its own connection. Database faults become JobFault (bad records never do)."""
+    """One worker process (settings.connections connections). Database faults become JobFault (bad records
+    never do)."""
     # Each batch allocates millions of short-lived objects without reference cycles: a larger first GC
     # generation saves most collection passes (about a fifth of the CPU time) without growing memory.
     gc.set_threshold(100_000, 50, 50)
+    started = time.perf_counter()
     try:
-        with psycopg.connect(dsn, autocommit=True, application_name="georchestra-analytics parse") as conn:
-            return ParseJob(conn, settings).run(before_commit)
+        summary = _run_lanes(dsn, settings, before_commit)
     except (psycopg.OperationalError, psycopg.InterfaceError) as error:
         raise JobFault(f"database unreachable or connection lost: {str(error).strip()}") from error
     except psycopg.Error as error:
@@ -226,6 +289,8 @@ def run_worker(dsn: str, settings: ParserSettings, before_commit: BeforeCommit |
         raise JobFault(f"database error: {type(error).__name__}: {str(error).strip()}") from error
     except SchemaNotMigrated as error:
         raise JobFault(str(error)) from error
+    summary.seconds = time.perf_counter() - started
+    return summary
 
 
 def _worker_entry(dsn: str, settings: ParserSettings) -> RunSummary:

@@ -61,6 +61,8 @@ class ParserSettings:
     batch_size: int = 5000
     max_batches: int = 0  # per worker; 0 drains the buffer
     workers: int = 1
+    # Connections per worker process: one classifies a batch while another's batch is being written.
+    connections: int = 2
     applications: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_APPLICATIONS))
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
 

@@ -68,7 +68,7 @@ def test_drains_the_buffer_into_records_and_rejects(analytics_dsn: str) -> None:
     assert summary.claimed == len(rows)
     assert summary.written == len(expected_keys)
     assert summary.rejected == expected_rejects
-    assert summary.batches == 8
+    assert summary.batches >= 8  # 1500 rows by 200, shared by the worker's connections
     assert summary.oldest_buffered_age_seconds is None
     assert json.loads(json.dumps(summary.to_json()))["rejected"] == sum(expected_rejects.values())
 
@@ -154,30 +154,32 @@ def test_an_internal_error_in_classification_becomes_a_reject(analytics_dsn: str
 
 
 _CRASHING_WORKER = """
-import os, sys, time
+import sys, threading, time
 from georchestra_analytics.parser.job import run_worker
 from georchestra_analytics.parser.settings import ParserSettings
 
-batches = 0
+dsn, crash_at, batch_size, connections = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+lock, batches = threading.Lock(), [0]
 def before_commit(result):
-    global batches
-    batches += 1
-    if batches == int(sys.argv[2]):
+    with lock:
+        batches[0] += 1
+        crash_now = batches[0] == crash_at
+    if crash_now:
         print("written, not committed", flush=True)
         time.sleep(600)  # killed here, between write and commit
 
-run_worker(sys.argv[1], ParserSettings(batch_size=int(sys.argv[3])), before_commit)
+run_worker(dsn, ParserSettings(batch_size=batch_size, connections=connections), before_commit)
 """
 
 
-@pytest.mark.parametrize("crash_at_batch", [1, 3])
+@pytest.mark.parametrize(("crash_at_batch", "connections"), [(1, 1), (3, 1), (3, 2)])
 def test_kill_9_between_write_and_commit_loses_nothing_and_duplicates_nothing(
-    analytics_dsn: str, crash_at_batch: int
+    analytics_dsn: str, crash_at_batch: int, connections: int
 ) -> None:
     rows = list(mixed_backlog(1000, seed=crash_at_batch))
     _load(analytics_dsn, rows)
     worker = subprocess.Popen(
-        [sys.executable, "-c", _CRASHING_WORKER, analytics_dsn, str(crash_at_batch), "150"],
+        [sys.executable, "-c", _CRASHING_WORKER, analytics_dsn, str(crash_at_batch), "150", str(connections)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -188,8 +190,10 @@ def test_kill_9_between_write_and_commit_loses_nothing_and_duplicates_nothing(
         worker.wait(timeout=60)
     assert worker.returncode == -signal.SIGKILL
     keys_after_crash, _, left_after_crash = _stored(analytics_dsn)
-    committed_batches = crash_at_batch - 1
-    assert left_after_crash == len(rows) - 150 * committed_batches  # the killed batch stayed in the buffer
+    if connections == 1:
+        committed_batches = crash_at_batch - 1
+        assert left_after_crash == len(rows) - 150 * committed_batches  # the killed batch stayed in the buffer
+    assert left_after_crash >= 150  # at least the killed batch is back in the buffer
 
     run_worker(analytics_dsn, ParserSettings(batch_size=150))  # the next run replays it
     expected_keys, expected_rejects = _expected(rows)
