@@ -164,7 +164,7 @@ def command(keep: bool, html_file: Path, no_html: bool, as_json: bool, seed: int
     started = time.perf_counter()
     try:
         server = run.DemoServer.start()
-    except EmbeddedPostgresError as error:
+    except (EmbeddedPostgresError, run.DemoError) as error:
         log.error("cannot start a throwaway PostgreSQL: %s", error)
         sys.exit(EXIT_FAILURE)
     kept = False

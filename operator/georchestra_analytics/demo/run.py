@@ -114,8 +114,12 @@ class DemoServer:
     @classmethod
     def start(cls) -> DemoServer:
         embedded = EmbeddedPostgres().start()
-        with psycopg.connect(embedded.dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_DATABASE)))
+        try:
+            with psycopg.connect(embedded.dsn, autocommit=True) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_DATABASE)))
+        except psycopg.Error as error:
+            embedded.stop()
+            raise DemoError(f"cannot create the demo database: {error}") from error
         return cls(embedded, embedded.dsn_for(DEMO_DATABASE))
 
     def keep(self) -> list[str]:
