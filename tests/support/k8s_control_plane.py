@@ -229,6 +229,8 @@ class ControlPlane:
                 f"--etcd-servers=http://127.0.0.1:{etcd_client_port}",
                 "--bind-address=127.0.0.1",
                 "--advertise-address=127.0.0.1",
+                # The `kubernetes` Service's endpoints may not point at loopback, and nothing here needs them.
+                "--endpoint-reconciler-type=none",
                 f"--secure-port={port}",
                 f"--cert-dir={self.workdir / 'apiserver-certs'}",
                 f"--tls-cert-file={pki.serving_cert}",
