@@ -44,7 +44,7 @@ from tests.support.operator import (
     wait_for,
 )
 
-from georchestra_analytics.kube.apply import KubeApi, KubeError, Object
+from georchestra_analytics.kube.apply import KINDS, KubeApi, KubeError, Object
 from georchestra_analytics.kube.children import build_children
 from georchestra_analytics.kube.inputs import rendered_inputs
 from georchestra_analytics.kube.pods import SECRETS_CHECKSUM_ANNOTATION
@@ -148,7 +148,12 @@ def _owned(stage: Stage, stack: Object) -> dict[str, Object]:
         for item in stage.admin.list(kind, stage.namespace, {"app.kubernetes.io/instance": stack["metadata"]["name"]}):
             owners = item["metadata"].get("ownerReferences") or []
             if any(owner["uid"] == uid and owner.get("controller") for owner in owners):
-                found[f"{kind}/{item['metadata']['name']}"] = {**item, "kind": kind}
+                # List items carry no apiVersion/kind of their own.
+                found[f"{kind}/{item['metadata']['name']}"] = {
+                    **item,
+                    "kind": kind,
+                    "apiVersion": KINDS[kind].api_version,
+                }
     return found
 
 
@@ -198,10 +203,10 @@ def _drive_to_ready(stage: Stage, stack: Object) -> None:
         if kind == "Job":
             stage.wait(lambda child_name=child_name: stage.child("Job", child_name), f"Job {child_name}")
             finish_job(stage.admin, stage.namespace, child_name, succeeded=True, controllers=stage.controllers)
-    stage.wait(
-        lambda: (condition(stage.stack(name), "Ready") or {}).get("status") == "True",
-        f"stack {name} Ready",
-    )
+    try:
+        stage.wait(lambda: (condition(stage.stack(name), "Ready") or {}).get("status") == "True", f"{name} Ready")
+    except AssertionError as error:
+        raise AssertionError(f"{error}\nstatus: {json.dumps(stage.stack(name).get('status'), indent=1)}") from None
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES))

@@ -32,6 +32,7 @@ from georchestra_analytics.controller.reconcile import ReconcileOptions
 from georchestra_analytics.controller.runner import OperatorOptions, run_operator
 from georchestra_analytics.kube.apply import KubeApi, Object
 from tests.support.helm_chart import RELEASE, template
+from tests.support.helm_cluster import server_side_apply
 
 T = TypeVar("T")
 RBAC_KINDS = ("ServiceAccount", "Role", "RoleBinding")
@@ -75,7 +76,7 @@ def grant_chart_rbac(api: KubeApi, helm: Path, operator_namespace: str, watched:
     account = None
     for document in yaml.safe_load_all(manifest):
         if document and document.get("kind") in RBAC_KINDS:
-            api.apply(document)
+            server_side_apply(api.client, document, dry_run=False)
             if document["kind"] == "ServiceAccount":
                 account = str(document["metadata"]["name"])
     assert account is not None, f"the chart rendered no ServiceAccount for release {RELEASE}"

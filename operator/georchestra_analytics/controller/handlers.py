@@ -76,21 +76,23 @@ def build_registry(context: ControllerContext) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     resource = (GROUP, VERSION, PLURAL)
 
-    @kopf.on.login(registry=registry)
+    @kopf.on.login(id="login", registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
         return connection_info(context.configuration)
 
-    @kopf.on.resume(*resource, registry=registry)
-    @kopf.on.create(*resource, registry=registry)
-    @kopf.on.update(*resource, registry=registry)
+    @kopf.on.resume(*resource, id="reconcile", registry=registry)
+    @kopf.on.create(*resource, id="reconcile", registry=registry)
+    @kopf.on.update(*resource, id="reconcile", registry=registry)
     def changed(body: kopf.Body, reason: str, logger: kopf.Logger, **_: Any) -> None:
         run_reconcile(context, body, str(reason), logger)
 
-    @kopf.timer(*resource, interval=context.resync_seconds, initial_delay=context.resync_seconds, registry=registry)
+    @kopf.timer(
+        *resource, id="resync", interval=context.resync_seconds, initial_delay=context.resync_seconds, registry=registry
+    )
     def resync(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
         run_reconcile(context, body, "resync", logger)
 
-    @kopf.index(*resource, registry=registry)
+    @kopf.index(*resource, id="stacks_by_secret", registry=registry)
     def stacks_by_secret(
         body: kopf.Body, namespace: str | None, name: str, **_: Any
     ) -> dict[tuple[str | None, str], str]:
@@ -100,7 +102,7 @@ def build_registry(context: ControllerContext) -> kopf.OperatorRegistry:
             return {}
         return {(namespace, secret): name for secret in referenced_names(stack)}
 
-    @kopf.on.event("v1", "secrets", registry=registry)
+    @kopf.on.event("v1", "secrets", id="secret_changed", registry=registry)
     def secret_changed(namespace: str | None, name: str, logger: kopf.Logger, **kwargs: Any) -> None:
         index: kopf.Index[tuple[str | None, str], str] = kwargs["stacks_by_secret"]
         for stack_name in sorted(set(index.get((namespace, name), []))):

@@ -80,6 +80,8 @@ def collector_condition(stack: AnalyticsStack, workload: Mapping[str, Any] | Non
 def _counts_for_ready(state: ConditionState) -> bool:
     if state.type in REQUIRED:
         return True
+    if state.type in (ConditionType.READY, ConditionType.SUSPENDED):
+        return False  # not a component (a suspended stack is handled before Ready is computed)
     return state.status == "False" and state.reason not in (Reason.SUPERSET_NOT_CONFIGURED, Reason.SYNC_RUNNING)
 
 

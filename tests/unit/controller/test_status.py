@@ -20,6 +20,7 @@ READY_PARTS = [
     _state(ConditionType.COLLECTOR_READY, "True", Reason.COLLECTOR_AVAILABLE),
     _state(ConditionType.PARSER_READY, "Unknown", Reason.PARSE_NOT_RUN_YET),
     _state(ConditionType.DASHBOARDS_SYNCED, "False", Reason.SUPERSET_NOT_CONFIGURED),
+    _state(ConditionType.SUSPENDED, "False", Reason.NOT_SUSPENDED),
 ]
 
 
