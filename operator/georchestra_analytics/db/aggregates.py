@@ -1,9 +1,13 @@
 """The aggregates' dimensions and measures: one definition for both flavors, the writer and the tests.
 
-Two families, each by hour, day and month:
-- `usage`: one row per request, over access_logs;
+Four families, each by hour, day and month. Each groups by a few dimensions only: an aggregate over every
+dimension at once has about as many rows as the raw table (user x referrer x layer x ... rarely repeat within
+an hour), which defeats its purpose. Together they cover every dimension dashboards need:
+- `usage`: requests by application, server, service, operation, status, organisation, tiled, download/format;
 - `layer_usage`: one row per (request, layer), over access_log_layers, so a GetMap of three layers counts once
-  for each of them.
+  for each of them; by layer, workspace and the request's kind;
+- `user_usage`: by user and organisation, per application and status;
+- `client_usage`: by referrer host and user-agent family, per application and service.
 Expressions are trusted SQL fragments written here (never configuration), over the source table's columns.
 """
 
@@ -16,8 +20,14 @@ from georchestra_analytics.db.sql_templates import Quoted, ident
 
 LEVELS: tuple[str, ...] = ("hourly", "daily", "monthly")
 LEVEL_UNIT = {"hourly": "hour", "daily": "day", "monthly": "month"}
-FAMILIES: tuple[str, ...] = ("usage", "layer_usage")
-SOURCE_TABLE = {"usage": "access_logs", "layer_usage": "access_log_layers"}
+FAMILIES: tuple[str, ...] = ("usage", "layer_usage", "user_usage", "client_usage")
+SOURCE_TABLE = {
+    "usage": "access_logs",
+    "layer_usage": "access_log_layers",
+    "user_usage": "access_logs",
+    "client_usage": "access_logs",
+}
+RAW_TABLES: tuple[str, ...] = ("access_logs", "access_log_layers")
 
 # The host of an absolute referrer URL, lower-cased; NULL for anything else.
 _REFERRER_HOST = r"lower(substring(referrer from '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]+)'))"
@@ -49,22 +59,29 @@ def _plain(name: str) -> Dimension:
     return Dimension(name, _TYPES.get(name, "text"), ident(name))
 
 
-_COMMON = ("app", "server", "service", "request", "method", "status", "org", "user", "tiled", "is_download",
-           "download_format")  # fmt: skip
+_REQUEST_KIND = ("service", "request", "status", "org", "tiled", "is_download", "download_format")
 
 DIMENSIONS: dict[str, tuple[Dimension, ...]] = {
     "usage": (
-        *(_plain(name) for name in _COMMON),
-        Dimension("referrer_host", "text", _REFERRER_HOST),
-        Dimension("user_agent_family", "text", "(user_agent ->> 'family')"),
+        *(_plain(name) for name in ("app", "server", *_REQUEST_KIND)),
         # Lets the 2.x compatibility views count requests that name no layer.
         Dimension("names_layers", "boolean", "(coalesce(cardinality(layers), 0) > 0)"),
     ),
-    "layer_usage": (_plain("layer"), _plain("workspace"), *(_plain(name) for name in _COMMON)),
+    "layer_usage": tuple(_plain(name) for name in ("layer", "workspace", "app", *_REQUEST_KIND)),
+    "user_usage": tuple(_plain(name) for name in ("user", "org", "app", "status")),
+    "client_usage": (
+        Dimension("referrer_host", "text", _REFERRER_HOST),
+        Dimension("user_agent_family", "text", "(user_agent ->> 'family')"),
+        _plain("app"),
+        _plain("service"),
+    ),
 }
 
 # Columns access_log_layers copies from its access_logs row (besides ts, id, layer, workspace).
-LAYER_ROW_COLUMNS: tuple[str, ...] = (*_COMMON, "response_time_ms", "response_size")
+LAYER_ROW_COLUMNS: tuple[str, ...] = (
+    "app", "server", "service", "request", "method", "status", "org", "user", "tiled", "is_download",
+    "download_format", "response_time_ms", "response_size",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from georchestra_analytics.db.aggregates import FAMILIES, LEVELS, SOURCE_TABLE, storage_name
+from georchestra_analytics.db.aggregates import FAMILIES, LEVELS, RAW_TABLES, storage_name
 from georchestra_analytics.db.settings import DatabaseSettings
 
 REFRESH = "policy_refresh_continuous_aggregate"
@@ -59,12 +59,12 @@ def desired_policies(settings: DatabaseSettings) -> list[Policy]:
     policies: list[Policy] = []
     retention = {"hourly": settings.retention.hourly, "daily": settings.retention.daily,
                  "monthly": settings.retention.monthly}  # fmt: skip
-    for family in FAMILIES:
-        raw = SOURCE_TABLE[family]
+    for raw in RAW_TABLES:
         if settings.retention.raw is not None:
             policies.append(Policy(RETENTION, raw, {"drop_after": settings.retention.raw}))
         if settings.compress_after is not None:
             policies.append(Policy(COMPRESSION, raw, {"compress_after": settings.compress_after}))
+    for family in FAMILIES:
         for level in LEVELS:
             name = storage_name(family, level)
             window = getattr(settings.refresh, level)

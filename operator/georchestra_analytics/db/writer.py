@@ -121,7 +121,8 @@ def _rollup_statements(schema: str, time_zone: str) -> tuple[str, ...]:
     context = schema_context(schema, time_zone, "postgresql")
     statements = []
     for family in aggregates.FAMILIES:
-        source = Quoted(sql.Identifier("pg_temp", INSERTED if family == "usage" else STAGING_LAYERS).as_string(None))
+        table = STAGING_LAYERS if aggregates.SOURCE_TABLE[family] == "access_log_layers" else INSERTED
+        source = Quoted(sql.Identifier("pg_temp", table).as_string(None))
         for level in aggregates.LEVELS:
             statements.append(render("rollups/upsert.sql.j2", **context, family=family, level=level, source=source))
     return tuple(statements)
