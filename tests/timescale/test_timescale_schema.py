@@ -5,7 +5,7 @@ Skips, saying why, where the timescaledb extension is missing (the `timescale_ds
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 import pytest
@@ -40,14 +40,8 @@ def _write_and_refresh(dsn: str, schema: str, records: list[dict[str, object]], 
         for part in chunks(records, batch):
             with conn.transaction():
                 write_records(conn, schema, part)
-            times = [str(record["ts"]) for record in part]
-            refresh_aggregates(dsn, _parse(min(times)), _parse(max(times)), schema=schema)
-
-
-def _parse(text: str):  # type: ignore[no-untyped-def]
-    from datetime import datetime
-
-    return datetime.fromisoformat(text)
+            times = [datetime.fromisoformat(str(record["ts"])) for record in part]
+            refresh_aggregates(dsn, min(times), max(times), schema=schema)
 
 
 def test_migrate_from_empty_then_twice_changes_nothing(timescale_dsn: str) -> None:
