@@ -19,6 +19,10 @@ from tests.support.k8s import KUBECONFIG_ENV, KubeCluster
 GROUP = "smoke.analytics.georchestra.org"
 PLURAL = "widgets"
 CEL_MESSAGE = "minReplicas must not exceed maxReplicas"
+NO_CONTROLLERS = (
+    "no kube-controller-manager in this session (ANALYTICS_K8S_CONTROLLER_MANAGER=0, or an ANALYTICS_K8S_ASSETS "
+    "folder without it)"
+)
 
 
 def _widget_crd() -> dict[str, Any]:
@@ -264,7 +268,7 @@ def test_garbage_collector_removes_dependents(
     kube_cluster: KubeCluster, admin: client.ApiClient, kube_namespace: str
 ) -> None:
     if not kube_cluster.controller_manager:
-        pytest.skip("kube-controller-manager disabled by ANALYTICS_K8S_CONTROLLER_MANAGER=0")
+        pytest.skip(NO_CONTROLLERS)
     core = client.CoreV1Api(admin)
     owner = core.create_namespaced_config_map(kube_namespace, _config_map("owner"))
     core.create_namespaced_config_map(kube_namespace, _config_map("dependent", owner=owner))
@@ -282,7 +286,7 @@ def test_garbage_collector_removes_dependents(
 
 def test_job_controller_creates_pods(kube_cluster: KubeCluster, admin: client.ApiClient, kube_namespace: str) -> None:
     if not kube_cluster.controller_manager:
-        pytest.skip("kube-controller-manager disabled by ANALYTICS_K8S_CONTROLLER_MANAGER=0")
+        pytest.skip(NO_CONTROLLERS)
     name = f"job-{uuid.uuid4().hex[:6]}"
     pod_spec = client.V1PodSpec(
         restart_policy="Never", containers=[client.V1Container(name="main", image="busybox:1.36", command=["true"])]

@@ -126,7 +126,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if not needed:
             continue
         if reporter is not None:
-            reporter.write_line(f"k8s tiers: getting {what} (built from the Go module proxy unless cached)...")
+            reporter.write_line(
+                f"k8s tiers: getting {what} (a cold build from the Go module proxy takes many minutes)..."
+            )
         with contextlib.suppress(pytest.fail.Exception):  # recorded: each test that needs it fails with the reason
             ensure()
 
@@ -214,15 +216,19 @@ def _helm_if_ready() -> Path | None:
 def kube_cluster() -> Iterator[KubeCluster]:
     existing = os.environ.get(KUBECONFIG_ENV)
     if existing:
+        if not Path(existing).is_file():
+            pytest.fail(f"{KUBECONFIG_ENV}={existing}: no such file", pytrace=False)
         workdir = Path(tempfile.mkdtemp(prefix="georchestra-analytics-k8s-"))
+        cluster = _existing_cluster(Path(existing), workdir, _helm_if_ready())
+        _STATE.summary.append(f"existing cluster from {KUBECONFIG_ENV}: {cluster.server}")
         try:
-            yield _existing_cluster(Path(existing), workdir, _helm_if_ready())
+            yield cluster
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         return
     binaries = _ensure_control_plane()
     try:
-        plane = ControlPlane.start(binaries, with_controller_manager=_controller_manager_wanted())
+        plane = ControlPlane.start(binaries, with_controller_manager=k8s_assets.CONTROLLER_MANAGER in binaries.paths)
     except ControlPlaneError as error:
         pytest.fail(f"the test control plane did not start: {error}", pytrace=False)
     for line in plane.stale_cleanup:

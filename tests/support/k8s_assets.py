@@ -96,9 +96,9 @@ class Binaries:
         return self.origin == "built now"
 
     def describe(self) -> str:
-        names = ", ".join(f"{name} {self.versions.get(name, '?')}" for name in self.paths)
         if self.origin == ASSETS_ENV:
-            return f"{names}: prebuilt, from {ASSETS_ENV}"
+            return f"{', '.join(self.paths)}: prebuilt, from {ASSETS_ENV}={os.environ.get(ASSETS_ENV)}"
+        names = ", ".join(f"{name} {self.versions.get(name, '?')}" for name in self.paths)
         total = sum(self.build_seconds.values())
         steps = ", ".join(f"{step} {seconds:.0f} s" for step, seconds in self.build_seconds.items())
         if self.built_now:
@@ -203,7 +203,11 @@ def _run(command: list[str], *, cwd: Path, env: Mapping[str, str], log_file: Pat
 def _locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another session building into the same cache (lock %s)", path)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -232,11 +236,12 @@ def helm_folder() -> Path:
     return cache_root() / f"helm-{HELM_VERSION}-r{RECIPE}"
 
 
-def _from_assets_dir(names: list[str]) -> Binaries | None:
+def _from_assets_dir(names: list[str], optional: frozenset[str] = frozenset()) -> Binaries | None:
     folder = os.environ.get(ASSETS_ENV)
     if not folder:
         return None
     paths = {name: Path(folder) / name for name in names}
+    paths = {name: path for name, path in paths.items() if name not in optional or path.is_file()}
     missing = [str(path) for path in paths.values() if not (path.is_file() and os.access(path, os.X_OK))]
     if missing:
         raise AssetsError(f"{ASSETS_ENV}={folder} lacks executable {', '.join(missing)}")
@@ -250,12 +255,13 @@ def _control_plane_names(with_controller_manager: bool) -> list[str]:
 def ensure_control_plane(*, with_controller_manager: bool = True) -> Binaries:
     """kube-apiserver, etcd (and kube-controller-manager): from ASSETS_ENV, else the cache, else built now."""
     names = _control_plane_names(with_controller_manager)
-    prebuilt = _from_assets_dir(names)
+    # envtest's layout has no controller-manager: without it, the session runs the API server alone.
+    prebuilt = _from_assets_dir(names, optional=frozenset({CONTROLLER_MANAGER}))
     if prebuilt is not None:
         return prebuilt
     folder = control_plane_folder()
     versions = {APISERVER: KUBERNETES_VERSION, CONTROLLER_MANAGER: KUBERNETES_VERSION, ETCD: ETCD_VERSION}
-    with _locked(folder.with_suffix(".lock")):
+    with _locked(folder.parent / f"{folder.name}.lock"):
         record = _read_record(folder, names)
         if record is not None:
             return _cached(folder, names, versions, record)
@@ -366,7 +372,7 @@ def ensure_helm() -> Binaries:
         assert prebuilt is not None
         return prebuilt
     folder = helm_folder()
-    with _locked(folder.with_suffix(".lock")):
+    with _locked(folder.parent / f"{folder.name}.lock"):
         record = _read_record(folder, [HELM])
         if record is not None:
             return _cached(folder, [HELM], {HELM: HELM_VERSION}, record)
