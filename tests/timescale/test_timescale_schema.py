@@ -19,6 +19,7 @@ from georchestra_analytics.db.migrate import migrate
 from georchestra_analytics.db.migrations import versioned_migrations
 from georchestra_analytics.db.refresh import refresh_aggregates
 from georchestra_analytics.db.settings import DatabaseSettings, Refresh, RefreshWindow, Retention
+from georchestra_analytics.db.status import database_status
 from georchestra_analytics.db.writer import write_records
 
 SETTINGS = DatabaseSettings(flavor="timescaledb", time_zone="Europe/Paris")
@@ -64,6 +65,11 @@ def test_migrate_from_empty_then_twice_changes_nothing(timescale_dsn: str) -> No
         after = catalog_snapshot(conn, "analytics")
     assert not second.changed, second.lines()
     assert after == before
+    status = database_status(timescale_dsn, SETTINGS)
+    assert status["pending"] == [] and status["timescaledb_version"]
+    listed = {(job["policy"], job["relation"]) for job in status["policies"]}
+    assert {(row[1], row[2]) for row in before["jobs"]} == listed
+    assert all("last_run" in job and "next_run" in job for job in status["policies"])
 
 
 @pytest.mark.parametrize("schema", ["analytics", HOSTILE_SCHEMA])

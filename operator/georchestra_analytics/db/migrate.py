@@ -144,17 +144,31 @@ def _execute_script(conn: psycopg.Connection[Any], text: str) -> None:
     conn.execute(text.encode())
 
 
-def _sync_settings(conn: psycopg.Connection[Any], settings: DatabaseSettings) -> list[str]:
-    """Record flavor and time zone for the writer; refuse to switch either under existing aggregates."""
-    table = _table(settings.schema, "settings")
-    current = dict(conn.execute(sql.SQL("SELECT key, value FROM {}").format(table)).fetchall())
+def _recorded_settings(conn: psycopg.Connection[Any], settings: DatabaseSettings) -> dict[str, str]:
+    """Flavor and time zone the schema was built with (none before its first migration); refuses a change of
+    either, which the tables and aggregates cannot follow in place."""
+    if conn.execute("SELECT to_regclass(%s)", (_table(settings.schema, "settings").as_string(conn),)).fetchone() == (
+        None,
+    ):
+        return {}
+    current = dict(
+        conn.execute(sql.SQL("SELECT key, value FROM {}").format(_table(settings.schema, "settings"))).fetchall()
+    )
     wanted = {"flavor": settings.flavor, "time_zone": settings.time_zone}
     for key in ("flavor", "time_zone"):
         if key in current and current[key] != wanted[key]:
             raise MigrationError(
                 f"the schema was built with {key} {current[key]!r}, and the configuration now says {wanted[key]!r}: "
-                "the aggregates are bucketed with it, so it cannot change in place; migrate into a new schema"
+                "tables and aggregates are built for it, so it cannot change in place; migrate into a new schema"
             )
+    return current
+
+
+def _sync_settings(conn: psycopg.Connection[Any], settings: DatabaseSettings) -> list[str]:
+    """Record flavor and time zone for the writer."""
+    table = _table(settings.schema, "settings")
+    current = _recorded_settings(conn, settings)
+    wanted = {"flavor": settings.flavor, "time_zone": settings.time_zone}
     changes = []
     for key, value in wanted.items():
         if key not in current:
@@ -190,6 +204,7 @@ def migrate(
     known = versioned_migrations(settings.flavor)
     with psycopg.connect(dsn, autocommit=True) as conn:
         _check_time_zone(conn, settings.time_zone)
+        _recorded_settings(conn, settings)  # before anything is created, the extension included
         report.server = check_server(conn, settings, create_extension=True)
         conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (_lock_key(settings.schema),))
         try:

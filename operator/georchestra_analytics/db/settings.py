@@ -78,6 +78,9 @@ class DatabaseSettings:
             raise ValueError("the database schema name must not be empty")
         if self.partitions_ahead < 1:
             raise ValueError("partitions_ahead must be at least 1")
+        for name in (self.schema, *vars(self.roles).values()):
+            if len(name.encode()) > 63:  # PostgreSQL would silently truncate it
+                raise ValueError(f"database name {name!r} is longer than PostgreSQL's 63 bytes")
 
     @property
     def roles(self) -> RoleNames:

@@ -88,6 +88,12 @@ def test_changing_the_time_zone_of_a_built_schema_is_refused(pg_dsn: str) -> Non
         migrate(pg_dsn, SETTINGS.with_changes(time_zone="UTC"))
 
 
+def test_switching_the_flavor_of_a_built_schema_is_refused(pg_dsn: str) -> None:
+    migrate(pg_dsn, SETTINGS)
+    with pytest.raises(MigrationError, match=r"built with flavor 'postgresql'.*'timescaledb'"):
+        migrate(pg_dsn, SETTINGS.with_changes(flavor="timescaledb"))
+
+
 def test_an_edited_migration_is_named(pg_dsn: str) -> None:
     migrate(pg_dsn, SETTINGS)
     # The database remembers the checksum of what it applied; the file no longer matches it.
