@@ -278,7 +278,7 @@ class _Generator:
     def _datahub_page(self) -> tuple[str, str, str, int]:
         return "datahub", "GET", f"/datahub/dataset/{self.rng.choice(self.metadata_uuids)}", 0
 
-    def _status(self, kind: str, path: str, user: User | None) -> int:
+    def _status(self, kind: str) -> int:
         roll = self.rng.random()
         if kind in ("wmts_gettile", "tms_tile", "wms_getlegendgraphic", "mapstore_config") and roll < 0.12:
             return 304
@@ -323,7 +323,7 @@ class _Generator:
         stamps.sort()
         return stamps
 
-    def requests(self, count: int, start: datetime) -> Iterator[tuple[str, Request]]:
+    def requests(self, count: int, start: datetime) -> Iterator[Request]:
         signed_in = self.p["signed_in_share"]
         for ts in self._timestamps(count, start):
             kind = self.kinds.draw(self.rng)
@@ -335,24 +335,21 @@ class _Generator:
                 path = f"/geoserver/ows?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS={layer}&BBOX={self._bbox()}"
                 status = 403 if user is None or "ROLE_EAU" not in user.roles else 200
             else:
-                status = self._status(kind, path, user)
+                status = self._status(kind)
             agent = self.agents.draw(self.rng)
             referrer = None if "QGIS" in agent or "python" in agent else self.referrers.draw(self.rng)
-            yield (
-                kind,
-                Request(
-                    ts=ts,
-                    app=app,
-                    path_and_query=path,
-                    method=method,
-                    status=status,
-                    size=self._size(kind, status, download_size),
-                    millis=self._millis(kind, status),
-                    user=user,
-                    agent=agent,
-                    referrer=referrer,
-                    ip=self.rng.choice(self.ips),
-                ),
+            yield Request(
+                ts=ts,
+                app=app,
+                path_and_query=path,
+                method=method,
+                status=status,
+                size=self._size(kind, status, download_size),
+                millis=self._millis(kind, status),
+                user=user,
+                agent=agent,
+                referrer=referrer,
+                ip=self.rng.choice(self.ips),
             )
 
 
@@ -425,7 +422,7 @@ def generate(seed: int = DEFAULT_SEED, records: int = DEFAULT_RECORDS, end: date
     backends: dict[str, str] = p["proxy_backends"]
     rows: list[dict[str, Any]] = []
     lines: list[str] = []
-    for _kind, request in generator.requests(records, week_end - timedelta(days=DAYS)):
+    for request in generator.requests(records, week_end - timedelta(days=DAYS)):
         if generator.rng.random() < p["proxy_share"]:
             line = proxy_line(request, backends)
             if generator.rng.random() < p["corrupt_share"]:
