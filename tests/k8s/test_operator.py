@@ -19,6 +19,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -44,6 +45,7 @@ from tests.support.operator import (
     wait_for,
 )
 
+from georchestra_analytics.controller.reconcile import resync_round
 from georchestra_analytics.kube.apply import KINDS, KubeApi, KubeError, Object
 from georchestra_analytics.kube.children import build_children
 from georchestra_analytics.kube.inputs import rendered_inputs
@@ -89,7 +91,15 @@ class Stage:
         return self.admin.get(kind, self.namespace, name)
 
     def wait(self, check: Any, what: str, timeout: float = 30.0) -> Any:
-        return wait_for(check, what, timeout, self.log)
+        try:
+            return wait_for(check, what, timeout, self.log)
+        except AssertionError as error:
+            owned = sorted(
+                f"{kind}/{item['metadata']['name']}"
+                for kind in CHILD_KINDS
+                for item in self.admin.list(kind, self.namespace, {})
+            )
+            raise AssertionError(f"{error}\nobjects in the namespace: {owned}") from None
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +147,8 @@ def _create_secrets(stage: Stage, secrets: dict[str, dict[str, str]]) -> None:
 def _desired(stack: Object) -> list[dict[str, Any]]:
     """What the builders give for the live stack (uid included, so ownerReferences too)."""
     model = parse_stack(stack)
-    return build_children(model, rendered_inputs(model))
+    inputs = rendered_inputs(model, superset_resync_round=resync_round(model, datetime.now(UTC)))
+    return build_children(model, inputs)
 
 
 def _owned(stage: Stage, stack: Object) -> dict[str, Object]:
@@ -217,7 +228,10 @@ def test_each_example_gets_its_children_and_steady_conditions(stage: Stage, exam
     stack = stage.wait(lambda: (found := stage.stack(name)).get("status") and found, "a first status")
 
     desired = {f"{child['kind']}/{child['metadata']['name']}": child for child in _desired(stack)}
-    owned = stage.wait(lambda: (found := _owned(stage, stack)).keys() == desired.keys() and found, "every child")
+    owned = stage.wait(
+        lambda: (found := _owned(stage, stack)).keys() == desired.keys() and found,
+        f"every child: {sorted(desired)}",
+    )
     for key, child in desired.items():
         assert owned[key]["metadata"]["ownerReferences"] == [
             {
@@ -342,36 +356,47 @@ def test_spec_updates_change_only_the_affected_children(stage: Stage) -> None:
 
 
 def test_children_edited_or_deleted_by_hand_are_restored_within_the_resync_interval(stage: Stage) -> None:
+    """Fields the operator sets are taken back (server-side apply with force); fields others add are kept, as
+    with `kubectl apply`; a deleted child is created again."""
     stage.admin.apply(_example("minimal", stage.namespace))
     stack = stage.wait(lambda: (found := stage.stack("analytics")).get("status") and found, "a first status")
     desired = {f"{c['kind']}/{c['metadata']['name']}": c for c in _desired(stack)}
     stage.wait(lambda: _owned(stage, stack).keys() == desired.keys(), "every child")
-    service = desired["Service/analytics-collector"]
-    config = desired["ConfigMap/analytics-collector-config"]
+    core, apps = k8s.CoreV1Api(stage.admin.client), k8s.AppsV1Api(stage.admin.client)
 
-    # Someone edits the collector's Service ports and deletes the Vector configuration.
-    edited = stage.child("Service", "analytics-collector")
-    assert edited is not None
-    edited["spec"]["ports"] = [{"name": "other", "port": 9999, "targetPort": 9999, "protocol": "TCP"}]
-    k8s.CoreV1Api(stage.admin.client).replace_namespaced_service(
-        "analytics-collector", stage.namespace, cast(Any, edited)
+    # Someone points the collector's Service elsewhere, scales the collector, and deletes the Vector config.
+    core.patch_namespaced_service(
+        "analytics-collector", stage.namespace, {"spec": {"selector": {"app.kubernetes.io/component": "other"}}}
     )
+    apps.patch_namespaced_deployment("analytics-collector", stage.namespace, {"spec": {"replicas": 5}})
     stage.admin.delete("ConfigMap", stage.namespace, "analytics-collector-config")
+    assert (stage.child("Service", "analytics-collector") or {})["spec"]["selector"]["app.kubernetes.io/component"] == (
+        "other"
+    )
 
-    restored = stage.wait(
+    deadline = 3 * RESYNC + 5
+    service = stage.wait(
         lambda: (
             (found := stage.child("Service", "analytics-collector"))
-            and [p["port"] for p in found["spec"]["ports"]] == [p["port"] for p in service["spec"]["ports"]]
+            and found["spec"]["selector"] == desired["Service/analytics-collector"]["spec"]["selector"]
             and found
         ),
-        "the Service's ports restored",
-        timeout=3 * RESYNC + 5,
+        "the Service's selector restored",
+        timeout=deadline,
     )
-    _contains(restored, service, "Service")
-    back = stage.wait(
-        lambda: stage.child("ConfigMap", "analytics-collector-config"), "the ConfigMap re-created", 3 * RESYNC + 5
+    _contains(service, desired["Service/analytics-collector"], "Service")
+    stage.wait(
+        lambda: (
+            (found := stage.child("Deployment", "analytics-collector"))
+            and found["spec"]["replicas"] == desired["Deployment/analytics-collector"]["spec"]["replicas"]
+        ),
+        "the collector's replicas restored",
+        timeout=deadline,
     )
-    assert back["data"] == config["data"]
+    config = stage.wait(
+        lambda: stage.child("ConfigMap", "analytics-collector-config"), "the ConfigMap re-created", timeout=deadline
+    )
+    assert config["data"] == desired["ConfigMap/analytics-collector-config"]["data"]
 
 
 def test_rotating_a_referenced_secret_rolls_the_pods_that_read_it(stage: Stage) -> None:
@@ -564,7 +589,18 @@ def test_every_pod_the_operator_templates_is_admitted_under_restricted(stage: St
             lambda stack=stack: len(found := _owned(stage, stack)) == len(_desired(stack)) and found,
             f"children of {example}",
         )
-        templates += [(key, template) for key, obj in owned.items() if (template := pod_template(obj)) is not None]
+        for obj in owned.values():
+            template = pod_template(obj)
+            if template is None:
+                continue
+            template = copy.deepcopy(template)
+            # The StatefulSet controller turns each claim template into a volume of the pod.
+            for claim in obj["spec"].get("volumeClaimTemplates") or []:
+                claim_name = f"{claim['metadata']['name']}-{obj['metadata']['name']}-0"
+                template["spec"].setdefault("volumes", []).append(
+                    {"name": claim["metadata"]["name"], "persistentVolumeClaim": {"claimName": claim_name}}
+                )
+            templates.append((f"{obj['kind']}/{obj['metadata']['name']}", template))
     assert templates
     for _key, template in templates:
         pod = {
