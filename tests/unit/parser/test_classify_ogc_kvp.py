@@ -194,3 +194,11 @@ def test_security_proxy_line_is_classified_the_same_way(pipeline: Pipeline) -> N
     assert record["org"] == "Communauté d'agglomération de l'Étang"
     assert record["roles"] == ["ROLE_USER", "ROLE_EXTRACTORAPP"]
     assert record["response_time_ms"] == 87
+
+
+def test_wfs_transaction_kvp_is_recorded_without_layers_or_download(pipeline: Pipeline) -> None:
+    row = gateway_row("/geoserver/wfs?SERVICE=WFS&VERSION=1.1.0&REQUEST=Transaction", method="POST", user="editor")
+    record = record_of_row(pipeline, row)
+    assert (record["service"], record["request"], record["layers"], record["is_download"]) == (
+        "WFS", "transaction", [], False
+    )  # fmt: skip
