@@ -94,7 +94,8 @@ def chromium(width: int = 1600, height: int = 1400) -> Iterator[DevTools]:
     binary = chromium_binary()
     if binary is None:
         raise RuntimeError("chromium is not installed (Debian: apt-get install chromium)")
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+    # Chromium's helpers may still write to the profile while the folder goes: ignore that, not a test fault.
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
             [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"],
             stdout=subprocess.DEVNULL,
@@ -124,16 +125,46 @@ def chromium(width: int = 1600, height: int = 1400) -> Iterator[DevTools]:
                 process.wait()
 
 
-# Charts still loading, and charts that failed, as Superset's dashboard marks them.
-_PENDING = "document.querySelectorAll('.dashboard-chart .loading, [data-test=\"loading-indicator\"]').length"
-_DRAWN = (
-    "document.querySelectorAll('.dashboard-chart canvas, .dashboard-chart svg, .dashboard-chart table,"
-    ' .dashboard-chart .superset-legacy-chart-big-number, .dashboard-chart [class*="BigNumber"]\').length'
-)
+# Charts shown, still loading, and failed, as Superset's dashboard marks them. Only what is visible counts:
+# Superset keeps the charts of tabs visited before in the page, hidden.
+_VISIBLE = "Array.from(document.querySelectorAll({selector})).filter(e => e.getClientRects().length > 0)"
+_CHARTS = _VISIBLE.format(selector="'.dashboard-chart'") + ".length"
+_PENDING = _VISIBLE.format(selector="'.dashboard-chart .loading, [data-test=\"loading-indicator\"]'") + ".length"
 _ERRORS = (
-    "Array.from(document.querySelectorAll('.dashboard-chart [role=alert], .dashboard-chart .alert-danger,"
-    ' .dashboard-chart [data-test="error-alert"]\')).map(e => e.innerText.slice(0, 200))'
+    _VISIBLE.format(
+        selector="'.dashboard-chart [role=alert], .dashboard-chart .alert-danger,"
+        ' .dashboard-chart [data-test="error-alert"]\''
+    )
+    + ".map(e => e.innerText.slice(0, 200))"
 )
+
+
+def _wait_for_charts(tools: DevTools, deadline: float) -> int:
+    shown = 0
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        ready = tools.evaluate("document.readyState") == "complete"
+        shown = int(tools.evaluate(_CHARTS) or 0)
+        if ready and shown and not tools.evaluate(_PENDING):
+            time.sleep(2)  # let the chart animations finish
+            break
+    return shown
+
+
+_TAB_TITLES = (
+    "Array.from(document.querySelectorAll('.dashboard-component-tabs [role=tab]')).map(t => t.innerText.trim())"
+)
+
+
+def visit_tabs(tools: DevTools, timeout: float = 60) -> dict[str, dict[str, Any]]:
+    """Click every dashboard tab in turn; per tab title, how many charts it shows, how many still load, and
+    the errors they show."""
+    seen: dict[str, dict[str, Any]] = {}
+    for index, title in enumerate(tools.evaluate(_TAB_TITLES) or []):
+        tools.evaluate(f"document.querySelectorAll('.dashboard-component-tabs [role=tab]')[{index}].click()")
+        shown = _wait_for_charts(tools, time.monotonic() + timeout)
+        seen[title] = {"charts": shown, "pending": tools.evaluate(_PENDING), "errors": tools.evaluate(_ERRORS) or []}
+    return seen
 
 
 def screenshot_dashboard(
@@ -144,18 +175,16 @@ def screenshot_dashboard(
     tools.call("Network.setCookie", name=cookie[0], value=cookie[1], url=url)
     tools.call("Page.enable")
     tools.call("Page.navigate", url=url)
-    deadline = time.monotonic() + timeout
-    drawn = 0
-    while time.monotonic() < deadline:
-        time.sleep(1)
-        ready = tools.evaluate("document.readyState") == "complete"
-        drawn = int(tools.evaluate(_DRAWN) or 0)
-        if ready and drawn and not tools.evaluate(_PENDING):
-            time.sleep(2)  # let the chart animations finish
-            break
+    shown = _wait_for_charts(tools, time.monotonic() + timeout)
     errors = tools.evaluate(_ERRORS) or []
     title = tools.evaluate("document.title")
     shot = tools.call("Page.captureScreenshot", format="png", captureBeyondViewport=False)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(base64.b64decode(shot["data"]))
-    return {"drawn": drawn, "errors": errors, "title": title, "location": tools.evaluate("location.pathname")}
+    return {
+        "charts": shown,
+        "pending": tools.evaluate(_PENDING),
+        "errors": errors,
+        "title": title,
+        "location": tools.evaluate("location.pathname"),
+    }

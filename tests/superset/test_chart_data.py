@@ -33,7 +33,7 @@ EXPECTED_METRICS = {
     "p95_ms": f"{_S}.percentile_from_histogram({_S}.histogram_sum(response_time_histogram), 0.95)",
 }
 GRAIN_UNITS = {"PT1H": "hour", "P1D": "day", "P1W": "week", "P1M": "month"}
-FAMILY = {"usage": "usage", "layer_usage": "layer_usage"}
+FAMILY = {name: name for name in ("usage", "layer_usage", "user_usage", "client_usage")}
 
 
 def _days_before_end(first: int, last: int) -> tuple[str, str]:

@@ -127,8 +127,10 @@ def test_superset_jinja_picks_the_view_whose_grain_fits(start: Any, end: Any, vi
 
 
 def test_without_template_processing_the_sql_reads_the_monthly_view() -> None:
-    for dataset in ("usage", "layer_usage"):
-        without_comments = re.sub(r"/\*.*?\*/", " ", _dataset_sql(_bundle(), dataset), flags=re.DOTALL)
+    bundle = _bundle()
+    assert set(bundle.dataset_uuids) == {"usage", "layer_usage", "user_usage", "client_usage"}
+    for dataset in bundle.dataset_uuids:
+        without_comments = re.sub(r"/\*.*?\*/", " ", _dataset_sql(bundle, dataset), flags=re.DOTALL)
         assert " ".join(without_comments.split()) == f'SELECT * FROM "analytics"."{dataset}_monthly"'
 
 
