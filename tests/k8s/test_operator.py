@@ -214,8 +214,12 @@ def _drive_to_ready(stage: Stage, stack: Object) -> None:
         if kind == "Job":
             stage.wait(lambda child_name=child_name: stage.child("Job", child_name), f"Job {child_name}")
             finish_job(stage.admin, stage.namespace, child_name, succeeded=True, controllers=stage.controllers)
+    wanted = ["Ready", "DashboardsSynced"] if "superset" in stack["spec"] else ["Ready"]
     try:
-        stage.wait(lambda: (condition(stage.stack(name), "Ready") or {}).get("status") == "True", f"{name} Ready")
+        for kind in wanted:
+            stage.wait(
+                lambda kind=kind: (condition(stage.stack(name), kind) or {}).get("status") == "True", f"{name} {kind}"
+            )
     except AssertionError as error:
         raise AssertionError(f"{error}\nstatus: {json.dumps(stage.stack(name).get('status'), indent=1)}") from None
 

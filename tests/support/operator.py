@@ -317,7 +317,9 @@ def finish_job(
         wait_for(lambda: _job_finished(api.get("Job", namespace, name), wanted), f"Job {name} {wanted}")
         return
     start, end = _now(-5), _now()
-    common = {"startTime": start, "active": 0, "ready": 0, "terminating": 0}
+    # The Job controller may have set startTime already (it is immutable once set).
+    current = (api.get("Job", namespace, name) or {}).get("status") or {}
+    common = {"startTime": current.get("startTime") or start, "active": 0, "ready": 0, "terminating": 0}
     if succeeded:
         status: dict[str, Any] = {
             **common,

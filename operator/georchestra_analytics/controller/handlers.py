@@ -11,6 +11,7 @@ stack; nothing outside the cluster needs cleaning up.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from datetime import UTC, datetime
@@ -109,7 +110,17 @@ def build_registry(context: ControllerContext) -> kopf.OperatorRegistry:
             stack = {"metadata": {"namespace": namespace, "name": stack_name}}
             run_reconcile(context, kopf.Body(cast(kopf.RawBody, stack)), "secret", logger)
 
+    _timers_without_finalizer(registry)
     return registry
+
+
+def _timers_without_finalizer(registry: kopf.OperatorRegistry) -> None:
+    """kopf guards every timer with a finalizer on its object, so deleting a stack would wait for the operator
+    (and hang while the operator is down). Nothing outside the cluster needs cleaning up, and a resync of a stack
+    that is already gone does nothing, so the resync timer runs without one. (kopf offers no public switch for
+    this; a unit test fails if its registry changes shape.)"""
+    spawning = registry._spawning
+    spawning._handlers = [dataclasses.replace(handler, requires_finalizer=False) for handler in spawning._handlers]
 
 
 def configure_settings(settings: kopf.OperatorSettings, *, namespaced: bool) -> None:
