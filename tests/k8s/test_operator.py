@@ -512,7 +512,10 @@ def test_suspend_stops_the_parse_cronjob_and_leaves_everything_else_alone(stage:
         "the CronJob resumed",
     )
     assert resumed is not None
-    assert condition(stage.stack("analytics"), "Suspended")["status"] == "False"  # type: ignore[index]
+    stage.wait(
+        lambda: (condition(stage.stack("analytics"), "Suspended") or {}).get("status") == "False",
+        "Suspended=False after resuming",
+    )
 
 
 def test_parse_runs_reach_the_status_and_repeated_failures_set_parser_ready_false(stage: Stage) -> None:
