@@ -100,9 +100,8 @@ def test_the_operator_command_reconciles_probes_exports_metrics_and_stops(
             timeout=60,
         )
         assert wait_for(lambda: _get(f"http://127.0.0.1:{liveness}/healthz")[0] == 200, "the liveness endpoint")
-        _, exported = wait_for(
-            lambda: (answer := _get(f"http://127.0.0.1:{metrics}/metrics"))[0] == 200 and answer, "metrics"
-        )
+        wait_for(lambda: _get(f"http://127.0.0.1:{metrics}/metrics")[0] == 200, "the metrics endpoint")
+        exported = _get(f"http://127.0.0.1:{metrics}/metrics")[1]
         samples = {
             line.split(" ")[0]: float(line.split(" ")[1])
             for line in exported.splitlines()
