@@ -47,7 +47,7 @@ def _tables(report: UsageReport) -> list[Table]:
         ("signed-in requests", _number(totals.signed_in_requests)),
         ("users / organisations", f"{totals.users} / {totals.organisations}"),
         ("layers used", _number(totals.layers)),
-        ("bytes served (security-proxy)", human_bytes(totals.bytes)),
+        ("bytes served (where logged)", human_bytes(totals.bytes)),
     ):
         summary.add_row(name, value)
     layers = Table(title="Top layers (a request of three layers counts for each)")
@@ -73,7 +73,7 @@ def _tables(report: UsageReport) -> list[Table]:
             _number(service.p95_ms),
         )
     downloads = Table(title="Downloads by format")
-    for header in ("format", "downloads", "volume"):
+    for header in ("format", "downloads", "volume where logged"):
         downloads.add_column(header, justify="left" if header == "format" else "right")
     for download in report.downloads:
         downloads.add_row(

@@ -129,7 +129,7 @@ def render_html(
         ("users", _number(totals.users)),
         ("organisations", _number(totals.organisations)),
         ("layers used", _number(totals.layers)),
-        ("bytes served", human_bytes(totals.bytes)),
+        ("bytes served (where logged)", human_bytes(totals.bytes)),
     ]
     daily = [(row.day.strftime("%a %d"), float(row.requests), float(row.errors)) for row in report.daily]
     layers = [(row.layer, float(row.requests)) for row in report.top_layers]
@@ -188,7 +188,7 @@ def render_html(
         "<h2>Downloads by format</h2>",
         horizontal_bars(downloads, color="#2f855a"),
         _table(
-            ["format", "downloads", "volume"],
+            ["format", "downloads", "volume (where logged)"],
             [
                 [_label(r.download_format, "(unknown)"), _number(r.requests), human_bytes(r.bytes)]
                 for r in report.downloads
