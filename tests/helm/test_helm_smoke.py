@@ -62,6 +62,7 @@ def test_helm_install_then_uninstall(
         with pytest.raises(ApiException) as gone:
             core.read_namespaced_config_map(f"{RELEASE}-tiny", kube_namespace)
         assert gone.value.status == 404
-        assert json.loads(_helm(*helm, "list", "--namespace", kube_namespace, "--all", "--output", "json")) == []
+        for state in ("--deployed", "--uninstalled", "--failed", "--pending"):
+            assert json.loads(_helm(*helm, "list", "--namespace", kube_namespace, state, "--output", "json")) == []
         release_secrets = core.list_namespaced_secret(kube_namespace, label_selector="owner=helm").items
         assert release_secrets == []
