@@ -28,7 +28,11 @@ class Buffer(SpecModel):
         "json_schema_extra": {
             "x-kubernetes-validations": [
                 {
-                    "rule": f"self.type != 'disk' || self.maxSize >= {DISK_BUFFER_MIN_BYTES}",
+                    # has(): the API server also checks the rule on the bare `default: {}` of this section.
+                    "rule": (
+                        f"!has(self.type) || self.type != 'disk' || !has(self.maxSize)"
+                        f" || self.maxSize >= {DISK_BUFFER_MIN_BYTES}"
+                    ),
                     "message": MSG_DISK_BUFFER_SIZE,
                 }
             ]

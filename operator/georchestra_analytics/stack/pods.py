@@ -29,9 +29,13 @@ Quantity = Annotated[
     str,
     BeforeValidator(_quantity_text),
     Field(max_length=64, pattern=QUANTITY_PATTERN),
+    # The one anyOf a structural schema allows: bare types; the string checks sit beside it (as controller-gen
+    # writes quantities), and apply to strings only.
     WithJsonSchema(
         {
-            "anyOf": [{"type": "integer"}, {"type": "string", "maxLength": 64, "pattern": QUANTITY_PATTERN}],
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "maxLength": 64,
+            "pattern": QUANTITY_PATTERN,
             "x-kubernetes-int-or-string": True,
         }
     ),

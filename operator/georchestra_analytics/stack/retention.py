@@ -44,9 +44,10 @@ class RefreshWindows(SpecModel):
         "json_schema_extra": {
             "x-kubernetes-validations": [
                 {
-                    "rule": (
-                        f"{cel_hours('self.hourly')} >= 2 && {cel_hours('self.daily')} >= 48"
-                        f" && {cel_hours('self.monthly')} >= 1488"
+                    # has(): the API server also checks the rule on the bare `default: {}` of this section.
+                    "rule": " && ".join(
+                        f"(!has(self.{name}) || {cel_hours(f'self.{name}')} >= {least})"
+                        for name, least in (("hourly", 2), ("daily", 48), ("monthly", 1488))
                     ),
                     "message": MSG_WINDOW_TWO_BUCKETS,
                 }
@@ -92,10 +93,14 @@ def raw_outlives_refresh_windows(retention: Retention, aggregates: Aggregates) -
     return raw is None or raw > aggregates.refresh_windows.longest_hours()
 
 
-def cel_raw_outlives_refresh_windows(retention: str, windows: str) -> str:
-    """The same invariant as a CEL rule on the object holding `retention` and `aggregates`."""
+def cel_raw_outlives_refresh_windows(retention: str, aggregates: str) -> str:
+    """The same invariant as a CEL rule on the object holding `retention` and `aggregates`. Absent sections
+    (possible only before defaulting) pass: their defaults satisfy it."""
     raw = f"{retention}.raw"
+    windows = f"{aggregates}.refreshWindows"
     checks = " && ".join(
-        f"{cel_hours(raw)} > {cel_hours(f'{windows}.{name}')}" for name in ("hourly", "daily", "monthly")
+        f"(!has({windows}.{name}) || {cel_hours(raw)} > {cel_hours(f'{windows}.{name}')})"
+        for name in ("hourly", "daily", "monthly")
     )
-    return f"{raw} == 'forever' || ({checks})"
+    absent = f"!has({retention}) || !has({raw}) || !has({aggregates}) || !has({windows})"
+    return f"{absent} || {raw} == 'forever' || ({checks})"

@@ -45,7 +45,7 @@ class AnalyticsStackSpec(SpecModel):
         "json_schema_extra": {
             "x-kubernetes-validations": [
                 {
-                    "rule": cel_raw_outlives_refresh_windows("self.retention", "self.aggregates.refreshWindows"),
+                    "rule": cel_raw_outlives_refresh_windows("self.retention", "self.aggregates"),
                     "message": MSG_RAW_LONGER_THAN_WINDOWS,
                 }
             ]

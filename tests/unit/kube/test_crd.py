@@ -47,6 +47,7 @@ def test_schema_is_structural() -> None:
         assert "const" not in node and "title" not in node, path
         if "anyOf" in node:
             assert node.get("x-kubernetes-int-or-string") is True, f"{path}: anyOf outside int-or-string"
+            assert node["anyOf"] == [{"type": "integer"}, {"type": "string"}], f"{path}: only bare types in anyOf"
         else:
             assert "type" in node, f"{path}: no type"
         if "properties" in node:
