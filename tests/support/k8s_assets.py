@@ -303,7 +303,7 @@ def _build_control_plane(folder: Path, names: list[str]) -> dict[str, float]:
     seconds["go mod tidy"] = _run(
         [str(go), "mod", "tidy"], cwd=source, env=env, log_file=build_log, step="resolve the wrapper module"
     )
-    staging_bin = Path(tempfile.mkdtemp(prefix="bin-", dir=folder))
+    staging_bin = _fresh_staging_bin(folder)
     targets = {
         APISERVER: _KUBERNETES_COMMANDS[APISERVER],
         ETCD: "./etcd",
@@ -334,6 +334,13 @@ def _build_control_plane(folder: Path, names: list[str]) -> dict[str, float]:
     staging_bin.rename(final_bin)
     _write_record(folder, seconds, names)
     return seconds
+
+
+def _fresh_staging_bin(folder: Path) -> Path:
+    """A new folder for binaries in the making; those of interrupted builds go (the caller holds the lock)."""
+    for leftover in folder.glob("bin-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix="bin-", dir=folder))
 
 
 def _module_go_mod(go: Path, env: Mapping[str, str], folder: Path) -> str:
@@ -379,7 +386,7 @@ def ensure_helm() -> Binaries:
         go = find_go()
         env = _go_env(go)
         folder.mkdir(parents=True, exist_ok=True)
-        staging_bin = Path(tempfile.mkdtemp(prefix="bin-", dir=folder))
+        staging_bin = _fresh_staging_bin(folder)
         env["GOBIN"] = str(staging_bin)
         env["GOFLAGS"] = ""  # `go install pkg@version` builds the module as released: -mod=mod does not apply
         build_log = folder / "build.log"
