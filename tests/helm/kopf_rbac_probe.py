@@ -8,6 +8,9 @@ the controller re-runs a changed Job), pods and claims are read, an Event is pos
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -70,14 +73,15 @@ def _children(name: str) -> list[dict[str, Any]]:
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # What docs/operator-rbac.md asks of the operator in namespaced mode: exact namespaces, no CRD watch.
     settings.scanning.disabled = True
-    settings.posting.level = 20  # INFO: handler messages become Events
 
 
 @kopf.on.create(GROUP, VERSION, PLURAL)
-def reconcile(body: kopf.Body, name: str, namespace: str, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
+def reconcile(body: kopf.Body, name: str, namespace: str, patch: kopf.Patch, **_: Any) -> None:
     k8s_config.load_kube_config()  # KUBECONFIG: the release ServiceAccount's credentials
     with k8s.ApiClient() as api:
-        resources = DynamicClient(api).resources
+        # A discovery cache of this process's own (the default file is shared by every process on the machine).
+        cache = Path(tempfile.gettempdir()) / f"georchestra-analytics-kopf-probe-discovery-{os.getpid()}.json"
+        resources = DynamicClient(api, cache_file=str(cache)).resources
         try:
             for child in _children(name):
                 kopf.adopt(child, owner=body)
@@ -95,6 +99,7 @@ def reconcile(body: kopf.Body, name: str, namespace: str, patch: kopf.Patch, log
             core.list_namespaced_persistent_volume_claim(namespace)
         except ApiException as error:
             raise kopf.PermanentError(f"API refused: {error.status} {error.reason}: {error.body}") from error
-    logger.info("probe reconciled every child kind")
+    # An explicit Event (kopf 1.45 turns log lines into Events only with settings.posting.loggers).
+    kopf.info(body, reason="Reconciled", message="probe reconciled every child kind")
     patch.status["observedGeneration"] = body.metadata["generation"]
     patch.status["phase"] = "Ready"

@@ -214,6 +214,15 @@ def test_namespaced_release_install_reconcile_upgrade_uninstall(
             timeout=90,
             what="the probe operator to reconcile the stack",
         )
+        # kopf posts Events from a queue, after the handler: wait for the one the probe's log line makes.
+        _wait_for(
+            lambda: any(
+                event["involvedObject"]["name"] == "analytics" and "every child kind" in (event.get("message") or "")
+                for event in list_objects(admin, "v1", "Event", watched)
+            ),
+            timeout=30,
+            what="kopf's Event on the stack",
+        )
     finally:
         log = kopf.stop()
     assert reconciled["status"]["observedGeneration"] == reconciled["metadata"]["generation"], log
@@ -225,8 +234,6 @@ def test_namespaced_release_install_reconcile_upgrade_uninstall(
         if any(owner["uid"] == reconciled["metadata"]["uid"] for owner in item["metadata"].get("ownerReferences", []))
     ]
     assert {child["kind"] for child in children} == {"ConfigMap", "Secret", "StatefulSet"}
-    events = list_objects(admin, "v1", "Event", watched)
-    assert any(event["involvedObject"]["name"] == "analytics" for event in events)
 
     # Upgrade: a second watched namespace, JSON logs, a new parse schedule.
     values = {"watchNamespaces": [watched, added], "stack": _stack_values(watched, "*/15 * * * *")}

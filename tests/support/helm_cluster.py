@@ -6,6 +6,8 @@ package's dynamic client, so any kind the chart renders is applied the way `kube
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,7 +26,10 @@ def api_client(kubeconfig: Path) -> k8s.ApiClient:
 
 
 def dynamic(client: k8s.ApiClient) -> DynamicClient:
-    return DynamicClient(client)
+    # A discovery cache of this process's own: the default file is shared by every process on the machine
+    # talking to the same server, and concurrent writers corrupt it.
+    cache = Path(tempfile.gettempdir()) / f"georchestra-analytics-chart-tests-discovery-{os.getpid()}.json"
+    return DynamicClient(client, cache_file=str(cache))
 
 
 def server_side_apply(client: k8s.ApiClient, body: dict[str, Any], *, dry_run: bool) -> dict[str, Any]:
