@@ -109,12 +109,14 @@ def _pod_template(stack: AnalyticsStack, vector_config: str, secret_checksums: M
         "securityContext": container_security_context(),
         "volumeMounts": mounts,
     }
-    # Refuse to start a pod on a config Vector cannot load; variables are not resolved (the check needs none).
+    # Refuse to start a pod on a config Vector cannot load. `--no-environment` skips health checks and port
+    # binding, but Vector still interpolates ${VARS} while loading (an unset one is an error): same env as vector.
     validate = {
         "name": "validate-config",
         "image": image,
         "imagePullPolicy": spec.image_pull_policy,
         "args": ["validate", "--no-environment", CONFIG_FILE],
+        "env": database_env(stack),
         "resources": resources(None, "collector-validate"),
         "securityContext": container_security_context(),
         "volumeMounts": [config_mount, data_mount, tmp_mount],

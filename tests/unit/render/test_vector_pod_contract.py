@@ -48,12 +48,6 @@ def test_the_collector_container_has_every_variable_the_config_names() -> None:
     assert needed <= {variable["name"] for variable in vector.get("env", [])}
 
 
-@pytest.mark.xfail(
-    strict=False,  # not strict: a fix elsewhere must not fail CI; it shows as XPASS, then drop this marker
-    reason="kube builder bug, reported: the `vector validate` init container has no env, and Vector (strict "
-    "environment variables by default since 0.37) refuses to load a config naming an unset variable, so the "
-    "collector pod never starts",
-)
 def test_the_validate_container_has_every_variable_the_config_names() -> None:
     config, pod = pod_of(scenario("defaults"))
     needed = referenced_variables(config)
