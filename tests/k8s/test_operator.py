@@ -711,3 +711,36 @@ def test_deleting_the_stack_removes_its_children_and_keeps_the_database_volume(s
     stage.wait(lambda: not _owned(stage, stack), "the garbage collector to remove every child", timeout=60)
     kept = stage.child("PersistentVolumeClaim", claim)
     assert kept is not None and not kept["metadata"].get("deletionTimestamp")
+
+
+def test_cluster_wide_mode_reconciles_under_the_cluster_role(
+    kube_cluster: Any, helm_binary: Path, admin: KubeApi
+) -> None:
+    """The chart's default: `--all-namespaces` under its ClusterRole (kopf's cluster-wide scanning included)."""
+    namespace, operator_namespace, release = unique("stack"), unique("operator"), unique("cw")
+    create_namespace(admin, namespace, restricted=True)
+    create_namespace(admin, operator_namespace)
+    account = grant_chart_rbac(admin, helm_binary, operator_namespace, [], release=release)
+    rbac = k8s.RbacAuthorizationV1Api(admin.client)
+    try:
+        kubeconfig = Path(kube_cluster.service_account_kubeconfig(operator_namespace, account))
+        with running_operator(kubeconfig, [], resync_seconds=RESYNC) as log:
+            document = _example("minimal", namespace)
+            admin.apply(document)
+            stack = wait_for(
+                lambda: (found := admin.get(KIND, namespace, "analytics")) and found.get("status") and found,
+                "the stack's status",
+                30,
+                log,
+            )
+            desired = {f"{c['kind']}/{c['metadata']['name']}" for c in _desired(stack)}
+            stage = Stage(
+                admin, namespace, operator_namespace, account, kubeconfig, log, kube_cluster.controller_manager
+            )
+            stage.wait(lambda: _owned(stage, stack).keys() == desired, "every child")
+            assert stack["status"]["observedGeneration"] == stack["metadata"]["generation"]
+    finally:
+        rbac.delete_cluster_role_binding(account)
+        rbac.delete_cluster_role(account)
+        delete_namespace(admin, namespace)
+        delete_namespace(admin, operator_namespace)

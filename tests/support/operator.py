@@ -35,7 +35,7 @@ from tests.support.helm_chart import RELEASE, template
 from tests.support.helm_cluster import server_side_apply
 
 T = TypeVar("T")
-RBAC_KINDS = ("ServiceAccount", "Role", "RoleBinding")
+RBAC_KINDS = ("ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
 TEST_FIELD_MANAGER = "georchestra-analytics-tests"
 
 
@@ -68,18 +68,21 @@ def delete_namespace(api: KubeApi, name: str) -> None:
             raise
 
 
-def grant_chart_rbac(api: KubeApi, helm: Path, operator_namespace: str, watched: Sequence[str]) -> str:
-    """Apply the ServiceAccount, Roles and RoleBindings the chart renders for these watched namespaces (exactly
-    the chart's objects, from `helm template`); the ServiceAccount's name."""
-    watch = ",".join(watched)
-    manifest = template(helm, set_values=[f"watchNamespaces={{{watch}}}"], namespace=operator_namespace)
+def grant_chart_rbac(
+    api: KubeApi, helm: Path, operator_namespace: str, watched: Sequence[str], *, release: str = RELEASE
+) -> str:
+    """Apply the ServiceAccount and the Roles and RoleBindings (or, with no watched namespace, the ClusterRole and
+    ClusterRoleBinding) the chart renders (exactly the chart's objects, from `helm template`); the
+    ServiceAccount's name."""
+    values = [f"watchNamespaces={{{','.join(watched)}}}"] if watched else []
+    manifest = template(helm, set_values=values, namespace=operator_namespace, release=release)
     account = None
     for document in yaml.safe_load_all(manifest):
         if document and document.get("kind") in RBAC_KINDS:
             server_side_apply(api.client, document, dry_run=False)
             if document["kind"] == "ServiceAccount":
                 account = str(document["metadata"]["name"])
-    assert account is not None, f"the chart rendered no ServiceAccount for release {RELEASE}"
+    assert account is not None, f"the chart rendered no ServiceAccount for release {release}"
     return account
 
 
