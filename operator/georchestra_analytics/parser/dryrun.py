@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
+from georchestra_analytics.parser import jsonfast
 from georchestra_analytics.parser.occurrences import OccurrenceCounter
 from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.record import AccessRecord, Reject, record_to_json
@@ -16,7 +17,7 @@ from georchestra_analytics.parser.record import AccessRecord, Reject, record_to_
 def _otel_results(pipeline: Pipeline, lines: Iterable[str]) -> Iterator[AccessRecord | Reject]:
     for line in lines:
         try:
-            row: Any = json.loads(line)
+            row: Any = jsonfast.loads(line)
         except ValueError:
             yield Reject("invalid JSON", {"message": line})
             continue

@@ -21,10 +21,12 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import set_json_loads
 
 from georchestra_analytics.db.buffer import ClaimedRow, claim_batch, delete_claimed
 from georchestra_analytics.db.schema_info import SchemaInfo, SchemaNotMigrated, read_schema_info
 from georchestra_analytics.db.writer import InvalidRecord, record_problem, write_records, write_rejects
+from georchestra_analytics.parser import jsonfast
 from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.record import AccessRecord, Reject
 from georchestra_analytics.parser.settings import ParserSettings
@@ -237,6 +239,7 @@ def _lane_limits(max_batches: int, connections: int) -> list[int]:
 
 def _run_lane(dsn: str, settings: ParserSettings, before_commit: BeforeCommit | None, max_batches: int) -> RunSummary:
     with psycopg.connect(dsn, autocommit=True, application_name="georchestra-analytics parse") as conn:
+        set_json_loads(jsonfast.loads, conn)  # the buffer's three jsonb columns are decoded on every row
         return ParseJob(conn, settings).run(before_commit, max_batches)
 
 
