@@ -744,3 +744,26 @@ def test_cluster_wide_mode_reconciles_under_the_cluster_role(
         rbac.delete_cluster_role(account)
         delete_namespace(admin, namespace)
         delete_namespace(admin, operator_namespace)
+
+
+def test_job_and_workload_changes_reach_the_status_without_waiting_for_the_resync(
+    kube_cluster: Any, helm_binary: Path, admin: KubeApi
+) -> None:
+    """With a resync interval far longer than the test, the db-migrate Job's success and the collector's
+    readiness still show in the status: the operator watches its Jobs and workloads."""
+    namespace, operator_namespace = unique("stack"), unique("operator")
+    create_namespace(admin, namespace, restricted=True)
+    create_namespace(admin, operator_namespace)
+    account = grant_chart_rbac(admin, helm_binary, operator_namespace, [namespace])
+    kubeconfig = Path(kube_cluster.service_account_kubeconfig(operator_namespace, account))
+    try:
+        with running_operator(kubeconfig, [namespace], resync_seconds=3600) as log:
+            stage = Stage(
+                admin, namespace, operator_namespace, account, kubeconfig, log, kube_cluster.controller_manager
+            )
+            stage.admin.apply(_example("minimal", namespace))
+            stack = stage.wait(lambda: (found := stage.stack("analytics")).get("status") and found, "a first status")
+            _drive_to_ready(stage, stack)  # waits for Ready=True, which only these watches can bring in time
+    finally:
+        delete_namespace(admin, namespace)
+        delete_namespace(admin, operator_namespace)

@@ -3,7 +3,9 @@
 - create, update and resume (operator restart) of a stack;
 - a timer every resync interval: children edited or deleted by hand are restored, Job outcomes reach the status;
 - an event on a Secret a stack references (found through an index of the stacks): a rotated password rolls the
-  pods that read it, through their checksum annotation.
+  pods that read it, through their checksum annotation;
+- an event on a child Job, Deployment or StatefulSet: a finished Job or a ready collector reaches the status at
+  once.
 No deletion handler and hence no finalizer: every child is owned through ownerReferences and goes with the
 stack; nothing outside the cluster needs cleaning up.
 """
@@ -14,6 +16,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -26,6 +29,7 @@ from georchestra_analytics.controller.events import transition_events
 from georchestra_analytics.controller.reconcile import ReconcileResult, reconcile, report_error
 from georchestra_analytics.controller.secrets import referenced_names
 from georchestra_analytics.kube.apply import KubeError
+from georchestra_analytics.kube.naming import APP_NAME, MANAGED_BY
 from georchestra_analytics.stack.resource import GROUP, KIND, PLURAL, VERSION, InvalidStackError, parse_stack
 
 RETRY_DELAY_SECONDS = 15
@@ -109,6 +113,17 @@ def build_registry(context: ControllerContext) -> kopf.OperatorRegistry:
         for stack_name in sorted(set(index.get((namespace, name), []))):
             stack = {"metadata": {"namespace": namespace, "name": stack_name}}
             run_reconcile(context, kopf.Body(cast(kopf.RawBody, stack)), "secret", logger)
+
+    # A Job finishing or a workload becoming ready reaches the status at once, not at the next resync.
+    owned = {"app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/name": APP_NAME}
+    for group_version, plural in (("batch/v1", "jobs"), ("apps/v1", "deployments"), ("apps/v1", "statefulsets")):
+
+        @kopf.on.event(group_version, plural, id=f"{plural}_changed", labels=owned, registry=registry)
+        def child_changed(namespace: str | None, labels: Mapping[str, str], logger: kopf.Logger, **_: Any) -> None:
+            stack_name = labels.get("app.kubernetes.io/instance")
+            if stack_name:
+                stack = {"metadata": {"namespace": namespace, "name": stack_name}}
+                run_reconcile(context, kopf.Body(cast(kopf.RawBody, stack)), "child", logger)
 
     _timers_without_finalizer(registry)
     return registry

@@ -39,4 +39,9 @@ def test_no_handler_asks_for_a_finalizer_and_the_timer_uses_the_resync_interval(
     assert not any(getattr(handler, "requires_finalizer", None) for handler in [*spawning, *changing])
     assert {handler.id for handler in changing} == {"reconcile"}
     assert {handler.id for handler in registry._indexing.get_all_handlers()} == {"stacks_by_secret"}
-    assert {handler.id for handler in registry._watching.get_all_handlers()} == {"secret_changed"}
+    assert {handler.id for handler in registry._watching.get_all_handlers()} == {
+        "secret_changed",
+        "jobs_changed",
+        "deployments_changed",
+        "statefulsets_changed",
+    }
