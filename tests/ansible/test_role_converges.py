@@ -1,0 +1,192 @@
+"""The role against this machine (temporary prefix, test PostgreSQL): it converges, a second run changes
+nothing, it installs exactly what `georchestra-analytics render` renders, it migrates the database, and it never
+prints a secret."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+from tests.support.ansible_role import RoleTarget, RunResult, ansible_tool, build_wheel, role_variables
+
+from georchestra_analytics.db.migrate import MIGRATIONS_TABLE
+from georchestra_analytics.stack import load_stack
+
+pytestmark = pytest.mark.slow
+
+if ansible_tool("ansible-playbook") is None:
+    pytest.skip("ansible-core is not installed in the project's venv (the test extras)", allow_module_level=True)
+
+# Characters that mean something to YAML, systemd, shells and libpq; they must come through verbatim.
+HOSTILE = "p'a\"s s$HOME `id` \\n #x: {y} %z;"
+DATABASE_PASSWORD = "db-secret-" + HOSTILE
+PARSER_PASSWORD = "parser-secret-" + HOSTILE
+SUPERSET_PASSWORD = "superset-secret-" + HOSTILE
+PSEUDONYMIZATION_KEY = "pseudonym-secret-" + HOSTILE
+SECRETS = (DATABASE_PASSWORD, PARSER_PASSWORD, SUPERSET_PASSWORD, PSEUDONYMIZATION_KEY)
+HOSTILE_DASHBOARD_DATABASE = "geO'rchestra \"analytics\": [x] # not a comment"
+PROJECT_COMMAND = Path(sys.executable).parent / "georchestra-analytics"
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wheel(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture
+def target(tmp_path: Path, wheel: Path, pg_dsn: str) -> Iterator[RoleTarget]:
+    variables = role_variables(tmp_path, wheel, pg_dsn)
+    # Roles are cluster-wide: a schema of its own keeps this test's roles apart from other tests'.
+    variables["georchestra_analytics_database"]["schema"] = f"vm_{uuid.uuid4().hex[:8]}"
+    variables |= {
+        "georchestra_analytics_time_zone": "Europe/Paris",
+        "georchestra_analytics_parser": {
+            "schedule": "*/10 6-22 * * 1-5",
+            "batchSize": 2000,
+            "privacy": {"pseudonymizationKey": {"name": "pseudonyms", "key": "key"}},
+        },
+        "georchestra_analytics_collector": {"syslog": {"port": 5514, "logFormat": "combined"}},
+        # Superset is described (the stack file and bundle carry it) but not reached: no sync here.
+        "georchestra_analytics_superset": {
+            "url": "http://superset.invalid:8088",
+            "databaseName": HOSTILE_DASHBOARD_DATABASE,
+        },
+        "georchestra_analytics_superset_sync": False,
+        "georchestra_analytics_database_password": DATABASE_PASSWORD,
+        "georchestra_analytics_role_passwords": {"parser": PARSER_PASSWORD},
+        "georchestra_analytics_superset_password": SUPERSET_PASSWORD,
+        "georchestra_analytics_pseudonymization_key": PSEUDONYMIZATION_KEY,
+    }
+    yield RoleTarget(tmp_path, variables)
+    shutil.rmtree(tmp_path / "host", ignore_errors=True)
+
+
+def _converged(result: RunResult) -> dict[str, int]:
+    assert result.returncode == 0, result.output[-4000:]
+    stats = result.stats
+    assert stats["failures"] == 0 and stats["unreachable"] == 0, stats
+    return stats
+
+
+def _equivalent_stack(target: RoleTarget, directory: Path) -> Path:
+    """The AnalyticsStack an admin would apply to a cluster with the same settings, written by hand here."""
+    database = target.variables["georchestra_analytics_database"]
+    document: dict[str, Any] = {
+        "apiVersion": "analytics.georchestra.org/v1alpha1",
+        "kind": "AnalyticsStack",
+        "metadata": {"name": "georchestra-analytics", "namespace": "default"},
+        "spec": {
+            "database": {
+                **database,
+                "external": {**database["external"], "credentialsSecret": {"name": "analytics-db"}},
+            },
+            "timeZone": target.variables["georchestra_analytics_time_zone"],
+            "parser": target.variables["georchestra_analytics_parser"],
+            "collector": target.variables["georchestra_analytics_collector"],
+            "superset": {
+                **target.variables["georchestra_analytics_superset"],
+                "credentialsSecret": {"name": "superset-admin"},
+            },
+        },
+    }
+    path = directory / "equivalent-stack.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def _configmap_files(stack_file: Path) -> dict[str, str]:
+    """Every file the operator would ship in a ConfigMap, from the project's own `render`."""
+    rendered = subprocess.run(
+        [str(PROJECT_COMMAND), "render", "-f", str(stack_file)], capture_output=True, text=True, check=True
+    ).stdout
+    files: dict[str, str] = {}
+    for document in yaml.safe_load_all(rendered):
+        if document and document["kind"] == "ConfigMap":
+            files |= document.get("data") or {}
+    return files
+
+
+def _sourced(env_file: Path, name: str) -> str:
+    """A variable of an EnvironmentFile as a POSIX shell reads it (systemd follows the same double-quote rules:
+    a backslash escapes `"`, `\\`, `` ` `` and `$`)."""
+    script = 'set -a; . "$1"; printf %s "${!2}"'
+    return subprocess.run(
+        ["bash", "-c", script, "bash", str(env_file), name], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_the_role_converges_then_changes_nothing(target: RoleTarget, pg_dsn: str) -> None:
+    first = target.run()
+    first_stats = _converged(first)
+    assert first_stats["changed"] > 0
+    assert "Migrate the database (`db migrate`)" in first.changed_tasks()
+
+    second = target.run()
+    second_stats = _converged(second)
+    assert second_stats["changed"] == 0, second.changed_tasks()
+    assert second_stats["ok"] > 0
+
+    for secret in SECRETS:
+        assert secret not in first.output and secret not in second.output
+
+    # The database is migrated: every migration applied and recorded, as `db status` reports it.
+    status = subprocess.run(
+        [str(target.command), "db", "status", "--json", "-f", str(target.config_dir / "stack.yaml")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"ANALYTICS_DSN": pg_dsn, "PATH": "/usr/bin:/bin"},
+    )
+    report = json.loads(status.stdout)
+    assert report["migrations"] and report["pending"] == []
+    schema = target.variables["georchestra_analytics_database"]["schema"]
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT to_regclass(%s)", (f"{schema}.{MIGRATIONS_TABLE}",)).fetchone() != (None,)
+        parser_password = conn.execute(
+            "SELECT rolpassword IS NOT NULL FROM pg_authid WHERE rolname = %s", (f"{schema}_parser",)
+        ).fetchone()
+    assert parser_password == (True,), "db migrate did not receive the parser role's password"
+
+
+def test_installed_files_are_what_render_renders(target: RoleTarget, tmp_path: Path) -> None:
+    _converged(target.run())
+    expected = _configmap_files(_equivalent_stack(target, tmp_path))
+
+    installed_vector = (target.config_dir / "vector.yaml").read_bytes()
+    assert installed_vector == expected["vector.yaml"].encode()
+
+    # The stack file written from the variables is the same stack as the equivalent one, hostile text included.
+    installed_stack = load_stack(target.config_dir / "stack.yaml")
+    equivalent = load_stack(_equivalent_stack(target, tmp_path))
+    assert installed_stack.spec.superset is not None
+    assert installed_stack.spec.superset.database_name == HOSTILE_DASHBOARD_DATABASE
+
+    def without_secret_names(spec: dict[str, Any]) -> dict[str, Any]:
+        spec["database"]["external"].pop("credentialsSecret")
+        spec["superset"].pop("credentialsSecret")
+        return spec
+
+    assert without_secret_names(installed_stack.spec_document()) == without_secret_names(equivalent.spec_document())
+
+
+def test_secrets_reach_the_services_verbatim_and_private(target: RoleTarget) -> None:
+    _converged(target.run())
+    database_env = target.config_dir / "database.env"
+    parser_env = target.config_dir / "parser.env"
+    for env_file in (database_env, parser_env):
+        assert env_file.stat().st_mode & 0o077 == 0, f"{env_file.name} is readable by others"
+    assert _sourced(database_env, "PGPASSWORD") == DATABASE_PASSWORD
+    assert _sourced(parser_env, "ANALYTICS_PSEUDONYMIZATION_KEY") == PSEUDONYMIZATION_KEY
+    for unit in target.systemd_dir.iterdir():
+        text = unit.read_text()
+        assert not any(secret in text for secret in SECRETS), unit.name
+    assert not any(secret in (target.config_dir / "stack.yaml").read_text() for secret in SECRETS)
