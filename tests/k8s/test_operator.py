@@ -498,10 +498,8 @@ def test_suspend_stops_the_parse_cronjob_and_leaves_everything_else_alone(stage:
     _sleep_resyncs(2)
     after = _owned(stage, stack)
     assert "ConfigMap/analytics-collector-config" not in after
-    assert {key: obj["metadata"]["resourceVersion"] for key, obj in after.items()} == {
-        key: obj["metadata"]["resourceVersion"]
-        for key, obj in before.items()
-        if key != "ConfigMap/analytics-collector-config"
+    assert {key: _version(obj) for key, obj in after.items()} == {
+        key: _version(obj) for key, obj in before.items() if key != "ConfigMap/analytics-collector-config"
     }
 
     document["spec"]["suspend"] = False
