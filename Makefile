@@ -10,13 +10,14 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv system-packages tools lint format test unit wheel demo clean
+.PHONY: help venv system-packages tools lint format generate test unit wheel demo clean
 
 help:
 	@echo "make demo      run the demo: embedded PostgreSQL, sample logs, usage report"
 	@echo "make test      lint, then every test tier (TIERS=db to run one tier)"
 	@echo "make lint      ruff, mypy, import-linter"
 	@echo "make wheel     build the wheel into dist/"
+	@echo "make generate  regenerate the CRD, its reference page and the chart's values schema"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +43,13 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# Files generated from the spec model: the CRD, its reference page, the chart's values schema and README table.
+# Tests fail when they are stale; this target brings them up to date.
+generate: venv
+	$(BIN)/georchestra-analytics crd > helm/georchestra-analytics/crds/analyticsstacks.yaml
+	$(BIN)/georchestra-analytics crd --reference > docs/analyticsstack.md
+	$(BIN)/python -m tests.support.helm_docs
 
 format: venv
 	$(BIN)/ruff format .
