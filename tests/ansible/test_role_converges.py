@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import psycopg
 import pytest
 import yaml
 from tests.support.ansible_role import RoleTarget, RunResult, ansible_tool, build_wheel, role_variables
+from tests.support.postgres import PostgresServer
 
 from georchestra_analytics.db.migrate import MIGRATIONS_TABLE
 from georchestra_analytics.stack import load_stack
@@ -33,7 +35,7 @@ PARSER_PASSWORD = "parser-secret-" + HOSTILE
 SUPERSET_PASSWORD = "superset-secret-" + HOSTILE
 PSEUDONYMIZATION_KEY = "pseudonym-secret-" + HOSTILE
 SECRETS = (DATABASE_PASSWORD, PARSER_PASSWORD, SUPERSET_PASSWORD, PSEUDONYMIZATION_KEY)
-HOSTILE_DASHBOARD_DATABASE = "geO'rchestra \"analytics\": [x] # not a comment"
+HOSTILE_DASHBOARD_DATABASE = 'geO\'rchestra "analytics": [x] # not a comment'
 PROJECT_COMMAND = Path(sys.executable).parent / "georchestra-analytics"
 
 
@@ -42,9 +44,30 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_wheel(tmp_path_factory.mktemp("dist"))
 
 
-@pytest.fixture
-def target(tmp_path: Path, wheel: Path, pg_dsn: str) -> Iterator[RoleTarget]:
-    variables = role_variables(tmp_path, wheel, pg_dsn)
+@dataclass(frozen=True)
+class Converged:
+    """One host converged twice: every test reads the same runs (one package install for the module)."""
+
+    target: RoleTarget
+    dsn: str
+    first: RunResult
+    second: RunResult
+
+
+@pytest.fixture(scope="module")
+def database(pg_server: PostgresServer) -> Iterator[str]:
+    """A fresh database for the module (pg_dsn is per test; the role runs once for all of them)."""
+    name = pg_server.create_database()
+    try:
+        yield pg_server.dsn_for(name)
+    finally:
+        pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def converged(tmp_path_factory: pytest.TempPathFactory, wheel: Path, database: str) -> Iterator[Converged]:
+    root = tmp_path_factory.mktemp("ansible-host")
+    variables = role_variables(root, wheel, database)
     # Roles are cluster-wide: a schema of its own keeps this test's roles apart from other tests'.
     variables["georchestra_analytics_database"]["schema"] = f"vm_{uuid.uuid4().hex[:8]}"
     variables |= {
@@ -66,14 +89,17 @@ def target(tmp_path: Path, wheel: Path, pg_dsn: str) -> Iterator[RoleTarget]:
         "georchestra_analytics_superset_password": SUPERSET_PASSWORD,
         "georchestra_analytics_pseudonymization_key": PSEUDONYMIZATION_KEY,
     }
-    yield RoleTarget(tmp_path, variables)
-    shutil.rmtree(tmp_path / "host", ignore_errors=True)
+    target = RoleTarget(root, variables)
+    first = target.run()
+    second = target.run() if first.returncode == 0 else first
+    yield Converged(target, database, first, second)
+    shutil.rmtree(target.prefix, ignore_errors=True)
 
 
 def _converged(result: RunResult) -> dict[str, int]:
     assert result.returncode == 0, result.output[-4000:]
     stats = result.stats
-    assert stats["failures"] == 0 and stats["unreachable"] == 0, stats
+    assert stats["failed"] == 0 and stats["unreachable"] == 0, stats
     return stats
 
 
@@ -124,19 +150,23 @@ def _sourced(env_file: Path, name: str) -> str:
     ).stdout
 
 
-def test_the_role_converges_then_changes_nothing(target: RoleTarget, pg_dsn: str) -> None:
-    first = target.run()
+def test_the_role_converges_then_changes_nothing(converged: Converged) -> None:
+    first, second = converged.first, converged.second
     first_stats = _converged(first)
     assert first_stats["changed"] > 0
     assert "Migrate the database (`db migrate`)" in first.changed_tasks()
 
-    second = target.run()
     second_stats = _converged(second)
     assert second_stats["changed"] == 0, second.changed_tasks()
     assert second_stats["ok"] > 0
 
     for secret in SECRETS:
         assert secret not in first.output and secret not in second.output
+
+
+def test_the_database_is_migrated(converged: Converged) -> None:
+    target, pg_dsn = converged.target, converged.dsn
+    _converged(converged.first)
 
     # The database is migrated: every migration applied and recorded, as `db status` reports it.
     status = subprocess.run(
@@ -157,8 +187,9 @@ def test_the_role_converges_then_changes_nothing(target: RoleTarget, pg_dsn: str
     assert parser_password == (True,), "db migrate did not receive the parser role's password"
 
 
-def test_installed_files_are_what_render_renders(target: RoleTarget, tmp_path: Path) -> None:
-    _converged(target.run())
+def test_installed_files_are_what_render_renders(converged: Converged, tmp_path: Path) -> None:
+    target = converged.target
+    _converged(converged.second)
     expected = _configmap_files(_equivalent_stack(target, tmp_path))
 
     installed_vector = (target.config_dir / "vector.yaml").read_bytes()
@@ -178,8 +209,9 @@ def test_installed_files_are_what_render_renders(target: RoleTarget, tmp_path: P
     assert without_secret_names(installed_stack.spec_document()) == without_secret_names(equivalent.spec_document())
 
 
-def test_secrets_reach_the_services_verbatim_and_private(target: RoleTarget) -> None:
-    _converged(target.run())
+def test_secrets_reach_the_services_verbatim_and_private(converged: Converged) -> None:
+    target = converged.target
+    _converged(converged.second)
     database_env = target.config_dir / "database.env"
     parser_env = target.config_dir / "parser.env"
     for env_file in (database_env, parser_env):
