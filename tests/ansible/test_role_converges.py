@@ -22,6 +22,7 @@ from tests.support.postgres import PostgresServer
 
 from georchestra_analytics.db.migrate import MIGRATIONS_TABLE
 from georchestra_analytics.stack import load_stack
+from georchestra_analytics.stack.retention import MSG_RAW_LONGER_THAN_WINDOWS
 
 pytestmark = pytest.mark.slow
 
@@ -84,6 +85,8 @@ def converged(tmp_path_factory: pytest.TempPathFactory, wheel: Path, database: s
             "databaseName": HOSTILE_DASHBOARD_DATABASE,
         },
         "georchestra_analytics_superset_sync": False,
+        # No Vector here: the unit names an executable that exists, so systemd's checker can read it.
+        "georchestra_analytics_vector_binary": shutil.which("true") or "/bin/true",
         "georchestra_analytics_database_password": DATABASE_PASSWORD,
         "georchestra_analytics_role_passwords": {"parser": PARSER_PASSWORD},
         "georchestra_analytics_superset_password": SUPERSET_PASSWORD,
@@ -222,3 +225,54 @@ def test_secrets_reach_the_services_verbatim_and_private(converged: Converged) -
         text = unit.read_text()
         assert not any(secret in text for secret in SECRETS), unit.name
     assert not any(secret in (target.config_dir / "stack.yaml").read_text() for secret in SECRETS)
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_accepts_the_units(converged: Converged) -> None:
+    """systemd's own checker on the three units: syntax, directives that do not apply, commands not executable."""
+    target = converged.target
+    _converged(converged.second)
+    units = sorted(str(path) for path in target.systemd_dir.iterdir())
+    assert [Path(unit).name for unit in units] == [
+        "georchestra-analytics-collector.service",
+        "georchestra-analytics-parse.service",
+        "georchestra-analytics-parse.timer",
+    ]
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", *units], capture_output=True, text=True, check=False, env={"LC_ALL": "C"}
+    )
+    assert verify.returncode == 0 and verify.stdout + verify.stderr == "", verify.stdout + verify.stderr
+    timer = (target.systemd_dir / "georchestra-analytics-parse.timer").read_text()
+    assert "OnCalendar=Mon..Fri *-*-* 06..22:00/10:00 Europe/Paris\n" in timer
+
+
+# The two tests below run the role again on the converged host; each leaves it as it found it.
+
+
+def test_a_refused_variable_fails_before_anything_changes(converged: Converged) -> None:
+    target = converged.target
+    stack_file = target.config_dir / "stack.yaml"
+    before = stack_file.read_bytes()
+    refused = target.run(overrides={"georchestra_analytics_retention": {"raw": "1d"}})
+    assert refused.returncode != 0
+    assert MSG_RAW_LONGER_THAN_WINDOWS in refused.output, refused.output[-4000:]
+    assert stack_file.read_bytes() == before
+    assert _converged(target.run())["changed"] == 0
+
+
+def test_a_changed_setting_changes_only_what_depends_on_it(converged: Converged) -> None:
+    target = converged.target
+    collector = {**target.variables["georchestra_analytics_collector"], "acceptedScopes": ["org.example.accesslog"]}
+    changed = target.run(overrides={"georchestra_analytics_collector": collector})
+    _converged(changed)
+    assert set(changed.changed_tasks()) == {
+        "Write the stack file every command reads",
+        "Install the collector's Vector configuration",
+    }
+    installed = (target.config_dir / "vector.yaml").read_text(encoding="utf-8")
+    assert installed == _configmap_files(target.config_dir / "stack.yaml")["vector.yaml"]
+    assert "org.example.accesslog" in installed
+
+    restored = target.run()
+    _converged(restored)
+    assert set(restored.changed_tasks()) == set(changed.changed_tasks())

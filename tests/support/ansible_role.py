@@ -95,16 +95,17 @@ class RoleTarget:
     def command(self) -> Path:
         return self.prefix / "opt" / "georchestra-analytics" / "bin" / "georchestra-analytics"
 
-    def write_inventory(self) -> tuple[Path, Path]:
+    def write_inventory(self, overrides: dict[str, Any]) -> tuple[Path, Path]:
         inventory = self.root / "inventory.yml"
         hosts = {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}
         inventory.write_text(yaml.safe_dump({"all": {"children": {"analytics": {"hosts": hosts}}}}))
         variables = self.root / "vars.json"
-        variables.write_text(json.dumps(self.variables))
+        variables.write_text(json.dumps(self.variables | overrides))
         return inventory, variables
 
-    def run(self, *extra: str) -> RunResult:
-        inventory, variables = self.write_inventory()
+    def run(self, *extra: str, overrides: dict[str, Any] | None = None) -> RunResult:
+        """One ansible-playbook run with the target's variables, some replaced by `overrides`."""
+        inventory, variables = self.write_inventory(overrides or {})
         playbook = ansible_tool("ansible-playbook")
         assert playbook is not None
         env = {
