@@ -202,3 +202,9 @@ def test_wfs_transaction_kvp_is_recorded_without_layers_or_download(pipeline: Pi
     assert (record["service"], record["request"], record["layers"], record["is_download"]) == (
         "WFS", "transaction", [], False
     )  # fmt: skip
+
+
+def test_percent_encoded_nul_never_reaches_a_stored_value(pipeline: Pipeline) -> None:
+    kvp = record_of_row(pipeline, gateway_row("/geoserver/ows?SERVICE=WMS&REQUEST=GetMap&LAYERS=topp%3Astates%00"))
+    rest = record_of_row(pipeline, gateway_row("/geoserver/ogc/features/v1/collections/topp%3Astates%00/items"))
+    assert kvp["layers"] == rest["layers"] == ["topp:states"]

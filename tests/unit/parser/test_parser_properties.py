@@ -31,7 +31,9 @@ attribute_names = st.sampled_from([
 ]) | st.text(max_size=40)  # fmt: skip
 
 
-def _check(result: AccessRecord | Reject) -> None:
+def _check(result: AccessRecord | Reject, source: object = "") -> None:
+    """`source`: the input; when it holds no NUL (as anything read from PostgreSQL), neither may the record,
+    whatever `%00` it decodes."""
     if isinstance(result, Reject):
         assert isinstance(result.reason, str) and result.reason
         json.dumps(result.raw, default=str)  # storable
@@ -44,12 +46,16 @@ def _check(result: AccessRecord | Reject) -> None:
     assert result["status"] is None or 0 <= result["status"] < 1000
     assert result["user"] not in ("", "anonymousUser")
     assert set(result["user_agent"]) == {"family", "version", "os", "device"}
+    if "\\u0000" not in json.dumps(source) and "\x00" not in str(source):
+        for value in result.values():  # storable: PostgreSQL text holds no NUL
+            for item in value if isinstance(value, list) else [value]:
+                assert not isinstance(item, str) or "\x00" not in item
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=400))
 def test_any_text_line_gives_a_record_or_a_reject(line: str) -> None:
-    _check(PIPELINE.parse_line(line, "fuzz.log", 0))
+    _check(PIPELINE.parse_line(line, "fuzz.log", 0), line)
 
 
 @settings(max_examples=200, deadline=None)
@@ -61,7 +67,7 @@ def test_text_lines_with_arbitrary_urls(url: str, method: str, identity: str | N
         if identity is None
         else proxy_line(f"http://g{url}").replace("anonymousUser", identity)
     )
-    _check(PIPELINE.parse_line(line, "fuzz.log", 0))
+    _check(PIPELINE.parse_line(line, "fuzz.log", 0), line)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -75,7 +81,7 @@ def test_text_lines_with_arbitrary_urls(url: str, method: str, identity: str | N
     )
 )
 def test_any_json_object_gives_a_record_or_a_reject(row: dict[str, Any]) -> None:
-    _check(PIPELINE.parse_row(row))
+    _check(PIPELINE.parse_row(row), row)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -84,7 +90,7 @@ def test_gateway_rows_with_arbitrary_urls_and_attributes(url: str, attributes: d
     row = gateway_row("/geoserver/ows")
     row["attributes"] = {**row["attributes"], "http.request.url": url, **attributes}
     row["scope"] = {"name": GATEWAY_SCOPE}
-    _check(PIPELINE.parse_row(row))
+    _check(PIPELINE.parse_row(row), row)
 
 
 @settings(max_examples=100, deadline=None)

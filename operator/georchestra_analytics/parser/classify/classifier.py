@@ -35,6 +35,12 @@ def split_url(url: str) -> tuple[str | None, str, str]:
     return host, path or "/", query
 
 
+def _decoded(text: str) -> str:
+    """URL-decoded, without NUL characters (`%00`): PostgreSQL text cannot hold them."""
+    decoded = unquote_plus(text)
+    return decoded.replace("\x00", "") if "\x00" in decoded else decoded
+
+
 def query_parameters(query: str) -> dict[str, str]:
     """Lower-case names, decoded values; repeated names comma-joined (as the Gateway logs them)."""
     params: dict[str, str] = {}
@@ -46,9 +52,9 @@ def query_parameters(query: str) -> dict[str, str]:
             continue
         name, _, value = part.partition("=")
         if "%" in name or "+" in name:
-            name = unquote_plus(name)
+            name = _decoded(name)
         if "%" in value or "+" in value:
-            value = unquote_plus(value)
+            value = _decoded(value)
         key = name.lower()
         params[key] = f"{params[key]},{value}" if key in params else value
     return params

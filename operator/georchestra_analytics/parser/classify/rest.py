@@ -18,7 +18,11 @@ _API_DOCUMENTS = frozenset({"conformance", "api", "openapi", "tilematrixsets"})
 
 
 def _name(segment: str) -> str:
-    return unquote(segment) if "%" in segment else segment
+    """A decoded path segment, without NUL characters (`%00`): PostgreSQL text cannot hold them."""
+    if "%" not in segment:
+        return segment
+    decoded = unquote(segment)
+    return decoded.replace("\x00", "") if "\x00" in decoded else decoded
 
 
 def _tile_coordinates(parts: list[str]) -> bool:
