@@ -221,12 +221,6 @@ def test_rows_that_would_fail_a_batch_are_stored_and_parsed(database: str, stack
     assert len(records(database)) + count(database, "rejected_logs") == 2
 
 
-@pytest.mark.xfail(
-    strict=False,  # not strict: a fix elsewhere must not fail CI; it shows as XPASS, then drop this marker
-    raises=psycopg.DataError,
-    reason="parser bug, reported: a %00 in the URL becomes a NUL in a layer name, COPY refuses it and the parse "
-    "job stops on that batch at every run; expected: the record is stored or rejected with its reason",
-)
 def test_a_percent_encoded_nul_in_the_url_does_not_stop_the_parse_job(database: str, stack: AnalyticsStack) -> None:
     collector = Collector(stack)
     url = "https://georchestra.example.org/geoserver/ows?SERVICE=WMS&REQUEST=GetMap&LAYERS=topp%3Astates%00"
