@@ -5,6 +5,7 @@ prints a secret."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,10 +20,12 @@ import pytest
 import yaml
 from tests.support.ansible_role import RoleTarget, RunResult, ansible_tool, build_wheel, role_variables
 from tests.support.postgres import PostgresServer
+from tests.support.superset import ADMIN_USERNAME, RunningSuperset, SupersetServer, default_install
 
 from georchestra_analytics.db.migrate import MIGRATIONS_TABLE
 from georchestra_analytics.stack import load_stack
 from georchestra_analytics.stack.retention import MSG_RAW_LONGER_THAN_WINDOWS
+from georchestra_analytics.superset.client import SupersetClient
 
 pytestmark = pytest.mark.slow
 
@@ -276,3 +279,60 @@ def test_a_changed_setting_changes_only_what_depends_on_it(converged: Converged)
     restored = target.run()
     _converged(restored)
     assert set(restored.changed_tasks()) == set(changed.changed_tasks())
+
+
+def _superset_available() -> str | None:
+    """Why the Superset test cannot run here, or None. It uses the Superset tier's cached install (`make
+    tools` prepares it) rather than installing Superset from inside the ansible tier."""
+    if os.environ.get("ANALYTICS_TEST_SUPERSET_URL"):
+        return None
+    if not default_install().is_initialised():
+        return "the Superset tier's cached install is not prepared (make tools)"
+    return None
+
+
+@pytest.fixture
+def superset(tmp_path: Path) -> Iterator[SupersetServer]:
+    """A Superset of this test's own, stopped right after it (the Superset tier keeps its own for its session)."""
+    external = os.environ.get("ANALYTICS_TEST_SUPERSET_URL")
+    if external:
+        yield SupersetServer(
+            url=external.rstrip("/"),
+            username=os.environ.get("ANALYTICS_TEST_SUPERSET_USERNAME", ADMIN_USERNAME),
+            password=os.environ.get("ANALYTICS_TEST_SUPERSET_PASSWORD", ""),
+            log=None,
+        )
+        return
+    running = RunningSuperset(default_install(), tmp_path)
+    try:
+        yield running.start()
+    finally:
+        running.stop()
+
+
+@pytest.mark.skipif(_superset_available() is not None, reason=str(_superset_available()))
+def test_superset_sync_imports_once(converged: Converged, superset: SupersetServer) -> None:
+    superset_server = superset
+    target = converged.target
+    suffix = uuid.uuid4().hex[:8]
+    overrides = {
+        # A stack and a Superset database of their own: the Superset server is shared with the Superset tier.
+        "georchestra_analytics_stack_name": f"ansible-{suffix}",
+        "georchestra_analytics_superset": {"url": superset_server.url, "databaseName": f"Ansible VM {suffix}"},
+        "georchestra_analytics_superset_sync": True,
+        "georchestra_analytics_superset_username": superset_server.username,
+        "georchestra_analytics_superset_password": superset_server.password,
+    }
+    imported = target.run(overrides=overrides)
+    _converged(imported)
+    assert "Import the dashboards into Superset (`superset sync`)" in imported.changed_tasks()
+    assert superset_server.password not in imported.output
+
+    again = target.run(overrides=overrides)
+    assert _converged(again)["changed"] == 0, again.changed_tasks()
+
+    client = SupersetClient.login(superset_server.url, superset_server.username, superset_server.password)
+    dashboard = client.get(f"/api/v1/dashboard/georchestra-usage-ansible-{suffix}")["result"]
+    assert dashboard["is_managed_externally"] is True
+
+    _converged(target.run())  # back to the module's stack
