@@ -168,6 +168,8 @@ def test_the_role_converges_then_changes_nothing(converged: Converged) -> None:
 
     for secret in SECRETS:
         assert secret not in first.output and secret not in second.output
+    warnings = [line for line in (first.output + second.output).splitlines() if "WARNING]" in line]
+    assert warnings == []
 
 
 def test_the_database_is_migrated(converged: Converged) -> None:
