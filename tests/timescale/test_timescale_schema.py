@@ -12,7 +12,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from tests.support.analytics_db import aggregate_rows, catalog_snapshot, chunks, direct_rows, random_records, utc
 
-from georchestra_analytics.db.aggregates import DASHBOARD_VIEWS, FAMILIES, LEVELS
+from georchestra_analytics.db.aggregates import DASHBOARD_VIEWS, FAMILIES, LEVELS, storage_name
 from georchestra_analytics.db.guard import UnsafeConfiguration
 from georchestra_analytics.db.histogram import bucket_of
 from georchestra_analytics.db.migrate import migrate
@@ -158,9 +158,7 @@ def test_policies_are_reconciled_in_place(timescale_dsn: str) -> None:
     migrate(timescale_dsn, removed)
     after_removal = _jobs(timescale_dsn, "analytics")
     gone = set(jobs) - set(after_removal)
-    assert gone == {
-        ("policy_retention", "agg_usage_hourly"),
-        ("policy_retention", "agg_layer_usage_hourly"),
+    assert gone == {("policy_retention", storage_name(family, "hourly")) for family in FAMILIES} | {
         ("policy_compression", "access_logs"),
         ("policy_compression", "access_log_layers"),
     }
