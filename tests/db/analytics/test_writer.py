@@ -10,7 +10,9 @@ from psycopg import sql
 from tests.support.analytics_db import aggregate_rows, chunks, direct_rows, random_records, utc
 
 from georchestra_analytics.db.aggregates import FAMILIES, LEVELS
+from georchestra_analytics.db.histogram import bucket_of
 from georchestra_analytics.db.migrate import migrate
+from georchestra_analytics.db.refresh import refresh_aggregates
 from georchestra_analytics.db.settings import DatabaseSettings
 from georchestra_analytics.db.writer import InvalidRecord, Reject, write_records, write_rejects
 
@@ -97,8 +99,6 @@ def test_percentiles_within_one_bucket_of_exact(pg_dsn: str) -> None:
               ON s.month = e.month AND s.service IS NOT DISTINCT FROM e.service AND s.p = e.p
             """
         ).fetchall()
-    from georchestra_analytics.db.histogram import bucket_of
-
     assert len(rows) >= 4 * 5
     for month, service, p, exact, estimate in rows:
         assert abs(bucket_of(estimate) - bucket_of(exact)) <= 1, (month, service, p, exact, estimate)
@@ -126,3 +126,10 @@ def test_rejects_are_kept_with_reason_and_raw(pg_dsn: str) -> None:
         rows = conn.execute("SELECT reason, raw, source FROM analytics.rejected_logs ORDER BY reason").fetchall()
     assert written == 2
     assert rows == [("bad line", "x\ty", None), ("no timestamp", {"message": "GET 200 /x"}, "otel")]
+
+
+def test_refresh_is_a_no_op_on_postgresql(pg_dsn: str) -> None:
+    migrate(pg_dsn, SETTINGS)
+    assert refresh_aggregates(pg_dsn, utc(2026, 1, 1), utc(2026, 1, 2)) == []
+    with pytest.raises(ValueError, match="ends"):
+        refresh_aggregates(pg_dsn, utc(2026, 1, 2), utc(2026, 1, 1))
