@@ -7,7 +7,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 
+from georchestra_analytics.cli import cli
 from georchestra_analytics.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from georchestra_analytics.db.flavor import FlavorError
 from georchestra_analytics.db.migrate import migrate
@@ -38,6 +40,12 @@ def test_timescaledb_requested_but_missing_says_so(server_without_timescaledb: s
         migrate(server_without_timescaledb, DatabaseSettings(flavor="timescaledb"))
     with psycopg.connect(server_without_timescaledb) as conn:
         assert conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'analytics'").fetchone() is None
+
+
+def test_cli_exits_2_on_a_flavor_the_server_cannot_run(server_without_timescaledb: str) -> None:
+    result = CliRunner().invoke(cli, ["db", "migrate", "--dsn", server_without_timescaledb])
+    assert result.exit_code == 2
+    assert "no timescaledb extension" in result.output
 
 
 def test_postgresql_flavor_runs_there(server_without_timescaledb: str) -> None:

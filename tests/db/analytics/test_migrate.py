@@ -154,17 +154,6 @@ def test_cli_migrate_and_status(pg_dsn: str, tmp_path: Path) -> None:
     assert document["partitions"]
 
 
-def test_cli_refuses_a_flavor_the_server_cannot_run(pg_dsn: str, tmp_path: Path) -> None:
-    stack = tmp_path / "stack.yaml"
-    stack.write_text(STACK.replace("flavor: postgresql", "flavor: timescaledb"))
-    with psycopg.connect(pg_dsn) as conn:
-        available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
-    if available:
-        pytest.skip("this server has timescaledb: the refusal needs one without it")
-    result = CliRunner().invoke(cli, ["db", "migrate", "--dsn", pg_dsn, "-f", str(stack)])
-    assert result.exit_code == 2
-
-
 def test_status_of_an_empty_database_lists_everything_pending(pg_dsn: str) -> None:
     result = CliRunner().invoke(cli, ["db", "status", "--dsn", pg_dsn])
     assert result.exit_code == 3
