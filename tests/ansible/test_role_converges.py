@@ -251,7 +251,17 @@ def test_systemd_accepts_the_units(converged: Converged) -> None:
     assert "OnCalendar=Mon..Fri *-*-* 06..22:00/10:00 Europe/Paris\n" in timer
 
 
-# The two tests below run the role again on the converged host; each leaves it as it found it.
+def test_check_mode_on_a_converged_host_reports_nothing_to_do(converged: Converged) -> None:
+    """`--check --diff`, as an admin previews a run: no change announced, no secret in the diff. The one
+    exception is ansible.builtin.pip's: in check mode it cannot compare a wheel given by path with what is
+    installed, and announces an install (a PyPI name is compared)."""
+    preview = converged.target.run("--check", "--diff")
+    _converged(preview)
+    assert set(preview.changed_tasks()) <= {"Install the package into its virtual environment"}
+    assert not any(secret in preview.output for secret in SECRETS)
+
+
+# The tests below run the role again on the converged host; each leaves it as it found it.
 
 
 def test_a_refused_variable_fails_before_anything_changes(converged: Converged) -> None:
