@@ -22,22 +22,22 @@ from georchestra_analytics.kube.pods import (
     resources,
     tmp_volume,
 )
+from georchestra_analytics.render.vector import (
+    ACCESS_LOG_FILES_MOUNT,
+    API_PORT,
+    DATA_DIR,
+    METRICS_PORT,
+    OTLP_GRPC_PORT,
+    OTLP_HTTP_PORT,
+)
 from georchestra_analytics.stack.images import VECTOR_IMAGE
 from georchestra_analytics.stack.resource import AnalyticsStack
 
-OTLP_GRPC_PORT = 4317
-OTLP_HTTP_PORT = 4318
-# Vector's API (GET /health for probes); the rendered vector.yaml must enable it on this port.
-API_PORT = 8686
-# Vector's prometheus_exporter sink (its own metrics: events in and out, buffer use, errors).
-METRICS_PORT = 9598
 CONFIG_DIR = "/etc/vector"
 CONFIG_KEY = "vector.yaml"
 CONFIG_FILE = f"{CONFIG_DIR}/{CONFIG_KEY}"
-# Vector's data_dir: checkpoints of file sources and the disk buffer.
-DATA_DIR = "/var/lib/vector"
-# Where the optional file source's volume is mounted; the rendered config reads `paths` relative to it.
-FILES_DIR = "/var/log/access"
+# Ports and paths are the rendered config's own (render.vector): the pod must expose and mount what it names.
+FILES_DIR = ACCESS_LOG_FILES_MOUNT
 NONROOT_UID = 65532
 # The volume is sized a quarter above the buffer's max_size: Vector's files overshoot it slightly.
 DISK_HEADROOM = 1.25
