@@ -29,6 +29,7 @@ from georchestra_analytics.controller.secrets import (
     check_secrets,
     data_checksum,
     generated_password,
+    generated_role_passwords,
     with_encoded_data,
 )
 from georchestra_analytics.controller.status import (
@@ -42,6 +43,7 @@ from georchestra_analytics.controller.status import (
 from georchestra_analytics.kube.apply import KubeApi, Object
 from georchestra_analytics.kube.children import build_children
 from georchestra_analytics.kube.database import database_secret
+from georchestra_analytics.kube.database_access import roles_secret, roles_secret_name
 from georchestra_analytics.kube.inputs import rendered_inputs
 from georchestra_analytics.kube.naming import (
     APP_NAME,
@@ -131,8 +133,14 @@ def _desired_children(api: KubeApi, stack: AnalyticsStack, now: datetime) -> tup
     if stack.spec.database.managed is not None:
         password = generated_password(api.get("Secret", namespace, database_secret_name(stack)))
         checksums[database_secret_name(stack)] = data_checksum(with_encoded_data(database_secret(stack, password)))
+    role_passwords = generated_role_passwords(api.get("Secret", namespace, roles_secret_name(stack)))
+    checksums[roles_secret_name(stack)] = data_checksum(with_encoded_data(roles_secret(stack, role_passwords)))
     inputs = rendered_inputs(
-        stack, secret_checksums=checksums, database_password=password, superset_resync_round=resync_round(stack, now)
+        stack,
+        secret_checksums=checksums,
+        database_password=password,
+        role_passwords=role_passwords,
+        superset_resync_round=resync_round(stack, now),
     )
     children = [
         with_encoded_data(child) if child["kind"] == "Secret" else child for child in build_children(stack, inputs)

@@ -1,5 +1,5 @@
 """Secrets the stack references: do they exist with the named keys, what is their checksum (so a rotation rolls
-the pods that read them), and the managed database's generated credentials.
+the pods that read them), the managed database's generated credentials and every stack's generated role passwords.
 
 Values are only ever hashed or base64-encoded here; nothing in this module logs or returns them in a message.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from georchestra_analytics.controller.conditions import ConditionState
-from georchestra_analytics.kube.database_access import database_access
+from georchestra_analytics.kube.database_access import ROLE_PASSWORD_KEYS, database_access, roles_secret_name
 from georchestra_analytics.stack.resource import AnalyticsStack
 from georchestra_analytics.stack.status import ConditionType, Reason
 
@@ -68,8 +68,9 @@ def references(stack: AnalyticsStack) -> list[SecretReference]:
 
 
 def referenced_names(stack: AnalyticsStack) -> set[str]:
-    """Every Secret whose change must reach the stack's pods, the managed one included."""
-    return {reference.name for reference in references(stack)} | {database_access(stack).secret_name}
+    """Every Secret whose change must reach the stack's pods, the generated ones included."""
+    generated = {database_access(stack).secret_name, roles_secret_name(stack)}
+    return {reference.name for reference in references(stack)} | generated
 
 
 def data_checksum(secret: Mapping[str, Any]) -> str:
@@ -117,6 +118,16 @@ def generated_password(existing: Mapping[str, Any] | None) -> str:
         if stored:
             return base64.b64decode(stored).decode("utf-8")
     return secrets.token_urlsafe(PASSWORD_BYTES)
+
+
+def generated_role_passwords(existing: Mapping[str, Any] | None) -> dict[str, str]:
+    """The roles Secret's data (key -> password): each key already stored is kept as it is (pods and the
+    database share it); only a missing key gets a new random password."""
+    stored = (existing or {}).get("data") or {}
+    return {
+        key: base64.b64decode(stored[key]).decode("utf-8") if stored.get(key) else secrets.token_urlsafe(PASSWORD_BYTES)
+        for key in ROLE_PASSWORD_KEYS.values()
+    }
 
 
 def with_encoded_data(secret: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from georchestra_analytics.kube.collector import (
     collector_workload,
 )
 from georchestra_analytics.kube.database import database_secret, database_service, database_statefulset
-from georchestra_analytics.kube.database_access import database_access
+from georchestra_analytics.kube.database_access import database_access, roles_secret, roles_secret_name
 from georchestra_analytics.kube.migrate_job import migrate_job
 from georchestra_analytics.kube.parse_cronjob import parse_cronjob
 from georchestra_analytics.kube.stack_config import stack_configmap
@@ -37,6 +37,9 @@ class ChildInputs:
     """Secret name -> checksum of its data, for the pods' checksum annotations (rotations roll pods)."""
     database_password: str | None = None
     """The managed database's password (generated once by the controller); None leaves the Secret's data out."""
+    role_passwords: Mapping[str, str] | None = None
+    """The generated role passwords (roles Secret key -> password, generated once by the controller); None leaves
+    the roles Secret's data out."""
     superset_resync_round: int = 0
     """Counter of resyncInterval periods: a new value gives a new superset-sync Job."""
 
@@ -50,8 +53,9 @@ def build_children(stack: AnalyticsStack, inputs: ChildInputs) -> list[dict[str,
     """The children in the order they are best applied (configuration before the pods that read it)."""
     spec = stack.spec
     db_secret = database_access(stack).secret_name
+    roles = roles_secret_name(stack)
     checksums = inputs.secret_checksums
-    children: list[dict[str, Any] | None] = [stack_configmap(stack)]
+    children: list[dict[str, Any] | None] = [stack_configmap(stack), roles_secret(stack, inputs.role_passwords)]
     if spec.database.managed is not None:
         children += [
             database_secret(stack, inputs.database_password),
@@ -60,10 +64,10 @@ def build_children(stack: AnalyticsStack, inputs: ChildInputs) -> list[dict[str,
         ]
     children += [
         collector_configmap(stack, inputs.vector_config),
-        collector_workload(stack, inputs.vector_config, _only(checksums, [db_secret])),
+        collector_workload(stack, inputs.vector_config, _only(checksums, [roles])),
         collector_service(stack),
         collector_network_policy(stack),
-        migrate_job(stack, inputs.migration_templates_digest),
+        migrate_job(stack, inputs.migration_templates_digest, checksums.get(roles)),
         parse_cronjob(stack),
         superset_sync_job(stack, inputs.superset_bundle_digest, inputs.superset_resync_round),
     ]

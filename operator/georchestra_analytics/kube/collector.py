@@ -92,7 +92,7 @@ def _pod_template(stack: AnalyticsStack, vector_config: str, secret_checksums: M
         "image": image,
         "imagePullPolicy": spec.image_pull_policy,
         "args": ["--config", CONFIG_FILE],
-        "env": database_env(stack),
+        "env": database_env(stack, "collector"),
         "ports": [
             *_ports(stack),
             {"name": "api", "containerPort": API_PORT, "protocol": "TCP"},
@@ -116,7 +116,7 @@ def _pod_template(stack: AnalyticsStack, vector_config: str, secret_checksums: M
         "image": image,
         "imagePullPolicy": spec.image_pull_policy,
         "args": ["validate", "--no-environment", CONFIG_FILE],
-        "env": database_env(stack),
+        "env": database_env(stack, "collector"),
         "resources": resources(None, "collector-validate"),
         "securityContext": container_security_context(),
         "volumeMounts": [config_mount, data_mount, tmp_mount],

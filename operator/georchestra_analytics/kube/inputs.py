@@ -30,6 +30,7 @@ def rendered_inputs(
     *,
     secret_checksums: Mapping[str, str] | None = None,
     database_password: str | None = None,
+    role_passwords: Mapping[str, str] | None = None,
     superset_resync_round: int = 0,
 ) -> ChildInputs:
     return ChildInputs(
@@ -38,5 +39,6 @@ def rendered_inputs(
         superset_bundle_digest=templates_digest("superset"),
         secret_checksums=dict(secret_checksums or {}),
         database_password=database_password,
+        role_passwords=role_passwords,
         superset_resync_round=superset_resync_round,
     )

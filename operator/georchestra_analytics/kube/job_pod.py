@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from georchestra_analytics.kube.database_access import database_env
+from georchestra_analytics.kube.database_access import Role, database_env
 from georchestra_analytics.kube.naming import selector_labels
 from georchestra_analytics.kube.pods import (
     apply_pod_settings,
@@ -35,7 +35,10 @@ def job_pod_template(
     settings: PodSettings,
     resources_key: str,
     extra_env: Sequence[dict[str, Any]] = (),
+    *,
+    database_role: Role | None,
 ) -> dict[str, Any]:
+    """`database_role`: the least-privilege role the pod logs in as; None for the owner account (db-migrate)."""
     tmp, tmp_mount = tmp_volume()
     stack_vol, stack_mount = stack_volume(stack)
     container = {
@@ -44,7 +47,7 @@ def job_pod_template(
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["georchestra-analytics"],
         "args": list(args),
-        "env": [*database_env(stack), *extra_env, {"name": "ANALYTICS_LOG_FORMAT", "value": "json"}],
+        "env": [*database_env(stack, database_role), *extra_env, {"name": "ANALYTICS_LOG_FORMAT", "value": "json"}],
         "resources": resources(settings, resources_key),
         "securityContext": container_security_context(),
         # The command writes its outcome (JSON) here; the operator reads it from the finished pod's status.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from georchestra_analytics.kube.database_access import ROLES, role_password_env
 from georchestra_analytics.kube.job_pod import job_pod_template
 from georchestra_analytics.kube.naming import MIGRATE, child_name, digest, metadata
 from georchestra_analytics.kube.stack_config import STACK_FILE
@@ -31,13 +32,27 @@ def migration_inputs(stack: AnalyticsStack, templates_digest: str) -> dict[str, 
     }
 
 
-def migrate_job(stack: AnalyticsStack, templates_digest: str) -> dict[str, Any]:
+def migrate_job(stack: AnalyticsStack, templates_digest: str, roles_checksum: str | None = None) -> dict[str, Any]:
+    """`roles_checksum`: of the generated role passwords; a new one (the Secret was deleted and generated
+    again) gives a new Job, which sets the new passwords."""
     jobs = stack.spec.jobs
-    template = job_pod_template(stack, MIGRATE, ["db", "migrate", "-f", STACK_FILE], jobs, "job")
+    # The owner account runs the migration; it sets the three roles' passwords from the generated Secret.
+    template = job_pod_template(
+        stack,
+        MIGRATE,
+        ["db", "migrate", "-f", STACK_FILE],
+        jobs,
+        "job",
+        role_password_env(stack, ROLES),
+        database_role=None,
+    )
     job_spec = {
         "backoffLimit": jobs.backoff_limit,
         "activeDeadlineSeconds": jobs.active_deadline_seconds,
         "template": template,
     }
-    name = child_name(stack, f"migrate-{digest([migration_inputs(stack, templates_digest), job_spec])}")
+    inputs: list[Any] = [migration_inputs(stack, templates_digest), job_spec]
+    if roles_checksum is not None:
+        inputs.append(roles_checksum)
+    name = child_name(stack, f"migrate-{digest(inputs)}")
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata(stack, name, MIGRATE), "spec": job_spec}

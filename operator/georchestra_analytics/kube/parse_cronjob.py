@@ -21,7 +21,7 @@ def parse_cronjob(stack: AnalyticsStack) -> dict[str, Any]:
     if key is not None:
         extra_env.append(secret_env(PSEUDONYMIZATION_KEY_ENV, key.name, key.key))
     args = ["parse", "-f", STACK_FILE, "--json", "--termination-log", TERMINATION_LOG]
-    template = job_pod_template(stack, PARSER, args, parser, "parser", extra_env)
+    template = job_pod_template(stack, PARSER, args, parser, "parser", extra_env, database_role="parser")
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",

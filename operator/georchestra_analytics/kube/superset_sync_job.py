@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from georchestra_analytics.kube.database_access import database_role_names, role_password_env
 from georchestra_analytics.kube.job_pod import job_pod_template
 from georchestra_analytics.kube.naming import SUPERSET_SYNC, child_name, digest, metadata
 from georchestra_analytics.kube.pods import secret_env
 from georchestra_analytics.kube.stack_config import STACK_FILE
 from georchestra_analytics.stack.resource import AnalyticsStack
+
+DASHBOARDS_USER_ENV = "ANALYTICS_DASHBOARDS_USER"  # the envvar of `superset sync --db-user`
 
 
 def superset_sync_job(stack: AnalyticsStack, bundle_digest: str, resync_round: int) -> dict[str, Any] | None:
@@ -21,9 +24,13 @@ def superset_sync_job(stack: AnalyticsStack, bundle_digest: str, resync_round: i
     extra_env = [
         secret_env("SUPERSET_USERNAME", credentials.name, credentials.username_key),
         secret_env("SUPERSET_PASSWORD", credentials.name, credentials.password_key),
+        # The account Superset connects as: the read-only dashboards role (cli/superset.py reads these).
+        {"name": DASHBOARDS_USER_ENV, "value": database_role_names(stack)["dashboards"]},
+        *role_password_env(stack, ["dashboards"]),
     ]
     jobs = stack.spec.jobs
-    template = job_pod_template(stack, SUPERSET_SYNC, ["superset", "sync", "-f", STACK_FILE], jobs, "job", extra_env)
+    args = ["superset", "sync", "-f", STACK_FILE]
+    template = job_pod_template(stack, SUPERSET_SYNC, args, jobs, "job", extra_env, database_role="dashboards")
     job_spec = {
         "backoffLimit": jobs.backoff_limit,
         "activeDeadlineSeconds": jobs.active_deadline_seconds,

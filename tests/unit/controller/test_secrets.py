@@ -12,10 +12,12 @@ from georchestra_analytics.controller.secrets import (
     check_secrets,
     data_checksum,
     generated_password,
+    generated_role_passwords,
     referenced_names,
     with_encoded_data,
 )
 from georchestra_analytics.kube.database import database_secret
+from georchestra_analytics.kube.database_access import ROLE_PASSWORD_KEYS, roles_secret
 from georchestra_analytics.stack import AnalyticsStack, ConditionType, Reason, parse_stack
 
 
@@ -62,7 +64,7 @@ def test_each_reference_reports_on_its_own_condition() -> None:
     assert set(check.problems) == {ConditionType.DASHBOARDS_SYNCED, ConditionType.PARSER_READY}
     assert check.problems[ConditionType.PARSER_READY].message == "Secret pseudo has no key 'key'"
     assert set(check.checksums) == {"analytics-db", "pseudo"}
-    assert referenced_names(stack) == {"analytics-db", "superset-admin", "pseudo"}
+    assert referenced_names(stack) == {"analytics-db", "analytics-db-roles", "superset-admin", "pseudo"}
 
 
 def test_checksum_follows_the_data_and_ignores_the_rest() -> None:
@@ -90,3 +92,28 @@ def test_applied_secret_carries_base64_data_that_decodes_to_the_value(password: 
     assert base64.b64decode(applied["data"]["username"]).decode() == "analytics"
     # The same password gives byte-identical data: re-applying it changes nothing.
     assert with_encoded_data(database_secret(stack, password)) == applied
+
+
+def test_role_passwords_are_generated_once_per_key() -> None:
+    first = generated_role_passwords(None)
+    assert set(first) == set(ROLE_PASSWORD_KEYS.values())
+    assert len(set(first.values())) == 3 and all(len(value) >= 32 for value in first.values())
+    stored = with_encoded_data(roles_secret(_stack(database=EXTERNAL), first))
+    assert generated_role_passwords(stored) == first
+    # A key lost from the Secret gets a new password; the others are kept as they are.
+    partial = {"data": {key: value for key, value in stored["data"].items() if key != "parser-password"}}
+    again = generated_role_passwords(partial)
+    assert again["parser-password"] != first["parser-password"]
+    assert {key: value for key, value in again.items() if key != "parser-password"} == {
+        key: value for key, value in first.items() if key != "parser-password"
+    }
+
+
+@pytest.mark.parametrize("password", ["quote\"'and\nnewline", "{{ jinja }} ${env} é"])
+def test_roles_secret_data_decodes_to_the_stored_passwords(password: str) -> None:
+    stack = _stack(database={"managed": {}})
+    passwords = dict.fromkeys(ROLE_PASSWORD_KEYS.values(), password)
+    applied = with_encoded_data(roles_secret(stack, passwords))
+    assert "stringData" not in applied
+    assert {key: base64.b64decode(value).decode() for key, value in applied["data"].items()} == passwords
+    assert generated_role_passwords(applied) == passwords
