@@ -46,8 +46,10 @@ from tests.support.operator import (
 )
 
 from georchestra_analytics.controller.reconcile import resync_round
+from georchestra_analytics.controller.secrets import data_checksum
 from georchestra_analytics.kube.apply import KINDS, KubeApi, KubeError, Object
 from georchestra_analytics.kube.children import build_children
+from georchestra_analytics.kube.database_access import ROLE_PASSWORD_KEYS, database_role_names, roles_secret_name
 from georchestra_analytics.kube.inputs import rendered_inputs
 from georchestra_analytics.kube.pods import SECRETS_CHECKSUM_ANNOTATION
 from georchestra_analytics.stack import KIND, parse_stack
@@ -144,10 +146,15 @@ def _create_secrets(stage: Stage, secrets: dict[str, dict[str, str]]) -> None:
         )
 
 
-def _desired(stack: Object) -> list[dict[str, Any]]:
-    """What the builders give for the live stack (uid included, so ownerReferences too)."""
+def _desired(stage: Stage, stack: Object) -> list[dict[str, Any]]:
+    """What the builders give for the live stack (uid included, so ownerReferences too). The db-migrate Job's
+    name follows the checksum of the generated role passwords, read from the live roles Secret."""
     model = parse_stack(stack)
-    inputs = rendered_inputs(model, superset_resync_round=resync_round(model, datetime.now(UTC)))
+    roles = stage.child("Secret", roles_secret_name(model))
+    checksums = {roles_secret_name(model): data_checksum(roles)} if roles is not None else {}
+    inputs = rendered_inputs(
+        model, secret_checksums=checksums, superset_resync_round=resync_round(model, datetime.now(UTC))
+    )
     return build_children(model, inputs)
 
 
@@ -205,7 +212,7 @@ def _drive_to_ready(stage: Stage, stack: Object) -> None:
     """Report what the kubelet and the controllers would: the database and collector pods ready, the db-migrate
     and superset-sync Jobs succeeded."""
     name = stack["metadata"]["name"]
-    desired = _desired(stack)
+    desired = _desired(stage, stack)
     for child in desired:
         kind, child_name = child["kind"], child["metadata"]["name"]
         if kind in ("StatefulSet", "Deployment"):
@@ -231,7 +238,7 @@ def test_each_example_gets_its_children_and_steady_conditions(stage: Stage, exam
     name = _example(example, stage.namespace)["metadata"]["name"]
     stack = stage.wait(lambda: (found := stage.stack(name)).get("status") and found, "a first status")
 
-    desired = {f"{child['kind']}/{child['metadata']['name']}": child for child in _desired(stack)}
+    desired = {f"{child['kind']}/{child['metadata']['name']}": child for child in _desired(stage, stack)}
     owned = stage.wait(
         lambda: (found := _owned(stage, stack)).keys() == desired.keys() and found,
         f"every child: {sorted(desired)}",
@@ -308,8 +315,8 @@ def _events(stage: Stage) -> list[dict[str, Any]]:
 def test_spec_updates_change_only_the_affected_children(stage: Stage) -> None:
     stage.admin.apply(_example("minimal", stage.namespace))
     stack = stage.wait(lambda: (found := stage.stack("analytics")).get("status") and found, "a first status")
-    before = stage.wait(lambda: len(found := _owned(stage, stack)) == len(_desired(stack)) and found, "children")
-    old_children = {f"{c['kind']}/{c['metadata']['name']}": c for c in _desired(stack)}
+    before = stage.wait(lambda: len(found := _owned(stage, stack)) == len(_desired(stage, stack)) and found, "children")
+    old_children = {f"{c['kind']}/{c['metadata']['name']}": c for c in _desired(stage, stack)}
 
     changes: list[dict[str, Any]] = [
         {"parser": {"schedule": "*/10 * * * *"}},
@@ -328,7 +335,7 @@ def test_spec_updates_change_only_the_affected_children(stage: Stage) -> None:
             ),
             f"observedGeneration after {change}",
         )
-        new_children = {f"{c['kind']}/{c['metadata']['name']}": c for c in _desired(updated)}
+        new_children = {f"{c['kind']}/{c['metadata']['name']}": c for c in _desired(stage, updated)}
         # The builders say which children differ; exactly those changed on the server.
         expected_changed = {
             key
@@ -364,7 +371,7 @@ def test_children_edited_or_deleted_by_hand_are_restored_within_the_resync_inter
     with `kubectl apply`; a deleted child is created again."""
     stage.admin.apply(_example("minimal", stage.namespace))
     stack = stage.wait(lambda: (found := stage.stack("analytics")).get("status") and found, "a first status")
-    desired = {f"{c['kind']}/{c['metadata']['name']}": c for c in _desired(stack)}
+    desired = {f"{c['kind']}/{c['metadata']['name']}": c for c in _desired(stage, stack)}
     stage.wait(lambda: _owned(stage, stack).keys() == desired.keys(), "every child")
     core, apps = k8s.CoreV1Api(stage.admin.client), k8s.AppsV1Api(stage.admin.client)
 
@@ -403,7 +410,14 @@ def test_children_edited_or_deleted_by_hand_are_restored_within_the_resync_inter
     assert config["data"] == desired["ConfigMap/analytics-collector-config"]["data"]
 
 
+def _migrate_jobs(stage: Stage) -> set[str]:
+    jobs = stage.admin.list("Job", stage.namespace, {})
+    return {job["metadata"]["name"] for job in jobs if "-migrate-" in job["metadata"]["name"]}
+
+
 def test_rotating_a_referenced_secret_rolls_the_pods_that_read_it(stage: Stage) -> None:
+    """The collector logs in as the collector role: a new password in the roles Secret rolls it, and a new
+    db-migrate Job sets that password in the database."""
     _create_secrets(stage, EXAMPLE_SECRETS["postgresql"])
     stage.admin.apply(_example("postgresql", stage.namespace))
 
@@ -415,12 +429,17 @@ def test_rotating_a_referenced_secret_rolls_the_pods_that_read_it(stage: Stage) 
         return annotations.get(SECRETS_CHECKSUM_ANNOTATION)
 
     first = stage.wait(checksum, "the collector's Secret checksum")
-    secret = stage.child("Secret", "georchestra-db")
+    first_migrations = stage.wait(lambda: _migrate_jobs(stage), "a db-migrate Job")
+    secret = stage.child("Secret", "analytics-pg-db-roles")
     assert secret is not None
-    secret["data"]["pass"] = base64.b64encode(b"rotated-" + SECRET_MARK.encode()).decode()
-    k8s.CoreV1Api(stage.admin.client).replace_namespaced_secret("georchestra-db", stage.namespace, cast(Any, secret))
+    secret["data"]["collector-password"] = base64.b64encode(b"rotated-" + SECRET_MARK.encode()).decode()
+    core = k8s.CoreV1Api(stage.admin.client)
+    core.replace_namespaced_secret("analytics-pg-db-roles", stage.namespace, cast(Any, secret))
     second = stage.wait(lambda: (value := checksum()) != first and value, "a new checksum after the rotation")
     assert second != first
+    stage.wait(lambda: _migrate_jobs(stage) - first_migrations, "a new db-migrate Job for the new password")
+    kept = stage.child("Secret", "analytics-pg-db-roles")
+    assert kept is not None and kept["data"]["collector-password"] == secret["data"]["collector-password"]
     # Nothing but the checksum changed in the pod template (no password in it).
     template = json.dumps(stage.child("Deployment", "analytics-pg-collector"))
     assert SECRET_MARK not in template
@@ -474,11 +493,63 @@ def test_managed_credentials_are_generated_once_and_kept(stage: Stage) -> None:
     assert decoded not in json.dumps(stage.stack("analytics")["status"])
 
 
+def _env(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {variable["name"]: variable for variable in template["spec"]["containers"][0]["env"]}
+
+
+def test_role_passwords_are_generated_once_and_pods_log_in_as_their_roles(stage: Stage) -> None:
+    """An external database too: the operator generates the three role passwords into the stack's roles Secret,
+    keeps them, and every pod references them by secretKeyRef; no value reaches anything but that Secret."""
+    _create_secrets(stage, EXAMPLE_SECRETS["postgresql"])
+    stage.admin.apply(_example("postgresql", stage.namespace))
+    name = "analytics-pg-db-roles"
+    secret = stage.wait(lambda: stage.child("Secret", name), "the generated roles Secret")
+    assert set(secret["data"]) == set(ROLE_PASSWORD_KEYS.values())
+    passwords = {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+    assert len(set(passwords.values())) == 3 and all(len(value) >= 32 for value in passwords.values())
+    stack = stage.stack("analytics-pg")
+    assert [owner["uid"] for owner in secret["metadata"]["ownerReferences"]] == [stack["metadata"]["uid"]]
+    _sleep_resyncs(2)
+    again = stage.child("Secret", name)
+    assert again is not None and again["metadata"]["resourceVersion"] == secret["metadata"]["resourceVersion"]
+
+    collector = stage.wait(lambda: stage.child("Deployment", "analytics-pg-collector"), "the collector")
+    parse = stage.wait(lambda: stage.child("CronJob", "analytics-pg-parse"), "the parse CronJob")
+    (migrate_name,) = stage.wait(lambda: _migrate_jobs(stage), "the db-migrate Job")
+    migrate = stage.child("Job", migrate_name)
+    assert migrate is not None
+    for template, role in ((pod_template(collector), "collector"), (pod_template(parse), "parser")):
+        assert template is not None
+        env = _env(template)
+        assert env["PGUSER"]["value"] == database_role_names(parse_stack(stack))[role]
+        assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": name, "key": f"{role}-password"}
+    migrate_template = pod_template(migrate)
+    assert migrate_template is not None
+    migrate_env = _env(migrate_template)
+    assert migrate_env["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "georchestra-db"  # the owner
+    for role in ("collector", "parser", "dashboards"):
+        reference = migrate_env[f"ANALYTICS_{role.upper()}_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert reference == {"name": name, "key": f"{role}-password"}
+
+    others = [obj for key, obj in _owned(stage, stack).items() if key != f"Secret/{name}"]
+    exposed = [
+        json.dumps(others),
+        json.dumps(stage.admin.list("ConfigMap", stage.namespace, {})),
+        json.dumps(_events(stage)),
+        json.dumps(stage.stack("analytics-pg").get("status")),
+        stage.log.text(),
+    ]
+    for password in passwords.values():
+        for text in exposed:
+            assert password not in text
+            assert base64.b64encode(password.encode()).decode() not in text
+
+
 def test_suspend_stops_the_parse_cronjob_and_leaves_everything_else_alone(stage: Stage) -> None:
     document = _example("minimal", stage.namespace)
     stage.admin.apply(document)
     stack = stage.wait(lambda: (found := stage.stack("analytics")).get("status") and found, "a first status")
-    stage.wait(lambda: len(_owned(stage, stack)) == len(_desired(stack)), "every child")
+    stage.wait(lambda: len(_owned(stage, stack)) == len(_desired(stage, stack)), "every child")
 
     document["spec"]["suspend"] = True
     stage.admin.apply(document)
@@ -556,7 +627,7 @@ def test_a_failed_migration_fails_the_stack_with_the_jobs_message(stage: Stage) 
     stage.admin.apply(_example("minimal", stage.namespace))
     stack = stage.wait(lambda: (found := stage.stack("analytics")).get("status") and found, "a first status")
     migrate = next(
-        child for child in _desired(stack) if child["kind"] == "Job" and "-migrate-" in child["metadata"]["name"]
+        child for child in _desired(stage, stack) if child["kind"] == "Job" and "-migrate-" in child["metadata"]["name"]
     )
     job_name = migrate["metadata"]["name"]
     job = stage.wait(lambda: stage.child("Job", job_name), "the db-migrate Job")
@@ -591,7 +662,7 @@ def test_every_pod_the_operator_templates_is_admitted_under_restricted(stage: St
     for example in EXAMPLE_SECRETS:
         stack = stage.wait(lambda example=example: (found := stage.stack(example)).get("status") and found, example)
         owned = stage.wait(
-            lambda stack=stack: len(found := _owned(stage, stack)) == len(_desired(stack)) and found,
+            lambda stack=stack: len(found := _owned(stage, stack)) == len(_desired(stage, stack)) and found,
             f"children of {example}",
         )
         for obj in owned.values():
@@ -697,7 +768,7 @@ def test_deleting_the_stack_removes_its_children_and_keeps_the_database_volume(s
         pytest.skip("garbage collection needs kube-controller-manager (ANALYTICS_K8S_CONTROLLER_MANAGER=0 is set)")
     stage.admin.apply(_example("minimal", stage.namespace))
     stack = stage.wait(lambda: (found := stage.stack("analytics")).get("status") and found, "a first status")
-    stage.wait(lambda: len(_owned(stage, stack)) == len(_desired(stack)), "every child")
+    stage.wait(lambda: len(_owned(stage, stack)) == len(_desired(stage, stack)), "every child")
     claim = "data-analytics-db-0"
     stage.wait(lambda: stage.child("PersistentVolumeClaim", claim), "the database's volume claim (StatefulSet)")
     # No finalizer: nothing outside the cluster to clean up, so deletion is never blocked by the operator.
@@ -731,10 +802,10 @@ def test_cluster_wide_mode_reconciles_under_the_cluster_role(
                 30,
                 log,
             )
-            desired = {f"{c['kind']}/{c['metadata']['name']}" for c in _desired(stack)}
             stage = Stage(
                 admin, namespace, operator_namespace, account, kubeconfig, log, kube_cluster.controller_manager
             )
+            desired = {f"{c['kind']}/{c['metadata']['name']}" for c in _desired(stage, stack)}
             stage.wait(lambda: _owned(stage, stack).keys() == desired, "every child")
             assert stack["status"]["observedGeneration"] == stack["metadata"]["generation"]
     finally:

@@ -30,6 +30,7 @@ from georchestra_analytics.controller.secrets import (
     data_checksum,
     generated_password,
     generated_role_passwords,
+    holds_every_role_password,
     with_encoded_data,
 )
 from georchestra_analytics.controller.status import (
@@ -133,7 +134,8 @@ def _desired_children(api: KubeApi, stack: AnalyticsStack, now: datetime) -> tup
     if stack.spec.database.managed is not None:
         password = generated_password(api.get("Secret", namespace, database_secret_name(stack)))
         checksums[database_secret_name(stack)] = data_checksum(with_encoded_data(database_secret(stack, password)))
-    role_passwords = generated_role_passwords(api.get("Secret", namespace, roles_secret_name(stack)))
+    stored_roles = api.get("Secret", namespace, roles_secret_name(stack))
+    role_passwords = generated_role_passwords(stored_roles)
     checksums[roles_secret_name(stack)] = data_checksum(with_encoded_data(roles_secret(stack, role_passwords)))
     inputs = rendered_inputs(
         stack,
@@ -145,6 +147,8 @@ def _desired_children(api: KubeApi, stack: AnalyticsStack, now: datetime) -> tup
     children = [
         with_encoded_data(child) if child["kind"] == "Secret" else child for child in build_children(stack, inputs)
     ]
+    if holds_every_role_password(stored_roles):
+        children = [child for child in children if _key(child) != f"Secret/{roles_secret_name(stack)}"]
     return children, check
 
 

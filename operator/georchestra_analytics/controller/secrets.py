@@ -130,6 +130,13 @@ def generated_role_passwords(existing: Mapping[str, Any] | None) -> dict[str, st
     }
 
 
+def holds_every_role_password(existing: Mapping[str, Any] | None) -> bool:
+    """Whether the roles Secret is complete. A complete one is never applied again: an apply computed from a
+    read that raced a person's rotation would put the old password back."""
+    stored = (existing or {}).get("data") or {}
+    return all(stored.get(key) for key in ROLE_PASSWORD_KEYS.values())
+
+
 def with_encoded_data(secret: Mapping[str, Any]) -> dict[str, Any]:
     """The Secret with `stringData` moved into base64 `data`: the API server stores only `data`, so applying
     `data` is what makes a re-apply of unchanged credentials a no-op."""

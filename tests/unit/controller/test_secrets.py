@@ -13,6 +13,7 @@ from georchestra_analytics.controller.secrets import (
     data_checksum,
     generated_password,
     generated_role_passwords,
+    holds_every_role_password,
     referenced_names,
     with_encoded_data,
 )
@@ -100,8 +101,10 @@ def test_role_passwords_are_generated_once_per_key() -> None:
     assert len(set(first.values())) == 3 and all(len(value) >= 32 for value in first.values())
     stored = with_encoded_data(roles_secret(_stack(database=EXTERNAL), first))
     assert generated_role_passwords(stored) == first
+    assert holds_every_role_password(stored) and not holds_every_role_password(None)
     # A key lost from the Secret gets a new password; the others are kept as they are.
     partial = {"data": {key: value for key, value in stored["data"].items() if key != "parser-password"}}
+    assert not holds_every_role_password(partial)
     again = generated_role_passwords(partial)
     assert again["parser-password"] != first["parser-password"]
     assert {key: value for key, value in again.items() if key != "parser-password"} == {
