@@ -12,15 +12,8 @@ from typing import Any
 from georchestra_analytics.stack import AnalyticsStack
 from georchestra_analytics.stack.parsing import DEFAULT_APPLICATIONS as STACK_APPLICATIONS
 
-# Path prefix -> application. The stack's defaults, plus applications the parser knows by their usual paths.
-DEFAULT_APPLICATIONS: dict[str, str] = {
-    **dict(STACK_APPLICATIONS),
-    "/data": "data-api",
-    "/mapproxy": "mapproxy",
-    "/mapserver": "mapserver",
-    "/cgi-bin/mapserv": "mapserver",
-    "/geofence": "geofence",
-}
+# Path prefix -> application: the stack's defaults, one list for the CRD, the operator and the parser.
+DEFAULT_APPLICATIONS: dict[str, str] = dict(STACK_APPLICATIONS)
 
 # The Secret named by spec.parser.privacy.pseudonymizationKey reaches the job as this environment variable.
 PSEUDONYM_KEY_ENV = "ANALYTICS_PSEUDONYMIZATION_KEY"

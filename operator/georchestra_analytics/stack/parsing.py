@@ -68,6 +68,8 @@ DEFAULT_APPLICATIONS: tuple[tuple[str, str], ...] = (
     ("/data", "data-api"),
     ("/mapproxy", "mapproxy"),
     ("/mapserver", "mapserver"),
+    ("/cgi-bin/mapserv", "mapserver"),
+    ("/geofence", "geofence"),
     ("/cas", "cas"),
     ("/header", "header"),
     ("/analytics", "analytics"),
