@@ -24,6 +24,7 @@ from psycopg import sql
 from psycopg.types.json import set_json_loads
 
 from georchestra_analytics.db.buffer import ClaimedRow, claim_batch, delete_claimed
+from georchestra_analytics.db.refresh import refresh_aggregates
 from georchestra_analytics.db.schema_info import SchemaInfo, SchemaNotMigrated, read_schema_info
 from georchestra_analytics.db.writer import InvalidRecord, record_problem, write_records, write_rejects
 from georchestra_analytics.parser import jsonfast
@@ -46,11 +47,26 @@ class JobFault(RuntimeError):
 
 
 @dataclass
+class TouchedRange:
+    """The span of record times a run wrote: what the aggregates must refresh."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def include(self, start: datetime | None, end: datetime | None) -> None:
+        if start is not None and (self.start is None or start < self.start):
+            self.start = start
+        if end is not None and (self.end is None or end > self.end):
+            self.end = end
+
+
+@dataclass
 class BatchResult:
     claimed: int = 0
     written: int = 0  # new records (a replayed record is not new)
     duplicates: int = 0  # records already stored (replay after a crash, re-ingest)
     rejected: Counter[str] = field(default_factory=Counter)
+    touched: TouchedRange = field(default_factory=TouchedRange)
 
 
 @dataclass
@@ -64,6 +80,8 @@ class RunSummary:
     oldest_buffered_age_seconds: float | None = None
     finished_at: str = ""
     claimed_per_worker: list[int] = field(default_factory=list)
+    touched: TouchedRange = field(default_factory=TouchedRange)
+    aggregates_refreshed: bool | None = None  # None: nothing to refresh (or the postgresql flavor's rollups)
 
     def add(self, batch: BatchResult) -> None:
         self.claimed += batch.claimed
@@ -71,6 +89,7 @@ class RunSummary:
         self.duplicates += batch.duplicates
         self.rejected.update(batch.rejected)
         self.batches += 1
+        self.touched.include(batch.touched.start, batch.touched.end)
 
     def merge(self, other: RunSummary) -> None:
         self.claimed_per_worker.append(other.claimed)
@@ -79,6 +98,7 @@ class RunSummary:
         self.duplicates += other.duplicates
         self.rejected.update(other.rejected)
         self.batches += other.batches
+        self.touched.include(other.touched.start, other.touched.end)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +111,7 @@ class RunSummary:
             "claimed_per_worker": self.claimed_per_worker or [self.claimed],
             "seconds": round(self.seconds, 3),
             "oldest_buffered_age_seconds": self.oldest_buffered_age_seconds,
+            "aggregates_refreshed": self.aggregates_refreshed,
             "finished_at": self.finished_at,
         }
 
@@ -180,6 +201,9 @@ class ParseJob:
                 log.warning("the database refused a batch; writing it record by record to isolate the culprit")
                 written = self._write_one_by_one(records, origins, rejects, result.rejected)
             result.written = written
+            if records:
+                times = [record["ts"] for record in records]
+                result.touched.include(min(times), max(times))
             result.duplicates = result.claimed - written - sum(result.rejected.values())
             if rejects:
                 write_rejects(self.conn, self.settings.schema, rejects)
@@ -272,6 +296,7 @@ def _run_lanes(dsn: str, settings: ParserSettings, before_commit: BeforeCommit |
         summary.duplicates += outcome.duplicates
         summary.rejected.update(outcome.rejected)
         summary.batches += outcome.batches
+        summary.touched.include(outcome.touched.start, outcome.touched.end)
     return summary
 
 
@@ -319,5 +344,24 @@ def run_workers(dsn: str, settings: ParserSettings, workers: int = 1) -> RunSumm
             summary.oldest_buffered_age_seconds = oldest_buffered_age(conn, settings.schema)
     except psycopg.OperationalError as error:
         raise JobFault(f"database unreachable: {str(error).strip()}") from error
+    _refresh_touched_aggregates(dsn, settings, summary)
     summary.finished_at = datetime.now(UTC).isoformat()
     return summary
+
+
+def _refresh_touched_aggregates(dsn: str, settings: ParserSettings, summary: RunSummary) -> None:
+    """Continuous aggregates over the span this run wrote, so dashboards need not wait for the next policy
+    run (timescaledb; the postgresql flavor's rollups are already current). Once per run rather than per batch:
+    a refresh recomputes whole daily and monthly buckets, too costly to repeat for every batch of a backfill,
+    and real-time aggregates show the newest rows meanwhile. A failure leaves the records committed and the
+    policies to catch up, so it is a warning, not a fault."""
+    touched = summary.touched
+    if summary.written == 0 or touched.start is None or touched.end is None:
+        return
+    try:
+        refreshed = refresh_aggregates(dsn, touched.start, touched.end, schema=settings.schema)
+    except psycopg.Error as error:
+        summary.aggregates_refreshed = False
+        log.warning("records written, but refreshing the aggregates failed (the policies will): %s", error)
+        return
+    summary.aggregates_refreshed = True if refreshed else None
