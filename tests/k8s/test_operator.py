@@ -376,14 +376,14 @@ def test_children_edited_or_deleted_by_hand_are_restored_within_the_resync_inter
     core, apps = k8s.CoreV1Api(stage.admin.client), k8s.AppsV1Api(stage.admin.client)
 
     # Someone points the collector's Service elsewhere, scales the collector, and deletes the Vector config.
-    core.patch_namespaced_service(
+    # The edit landed (the patch's answer; a later read may already show the restored value: the operator
+    # watches the collector's Deployment, and the scale below triggers a reconcile at once).
+    edited = core.patch_namespaced_service(
         "analytics-collector", stage.namespace, {"spec": {"selector": {"app.kubernetes.io/component": "other"}}}
     )
+    assert edited.spec is not None and (edited.spec.selector or {})["app.kubernetes.io/component"] == "other"
     apps.patch_namespaced_deployment("analytics-collector", stage.namespace, {"spec": {"replicas": 5}})
     stage.admin.delete("ConfigMap", stage.namespace, "analytics-collector-config")
-    assert (stage.child("Service", "analytics-collector") or {})["spec"]["selector"]["app.kubernetes.io/component"] == (
-        "other"
-    )
 
     deadline = 3 * RESYNC + 5
     service = stage.wait(
