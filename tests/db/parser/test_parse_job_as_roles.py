@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections import Counter
 
 import psycopg
-import pytest
 from tests.support.accesslogs import mixed_backlog
 from tests.support.analytics_db import utc
 from tests.support.role_logins import migrated_with_roles
 
 from georchestra_analytics.db.buffer import insert_buffer_rows
 from georchestra_analytics.db.settings import DatabaseSettings
-from georchestra_analytics.parser.job import JobFault, run_worker
+from georchestra_analytics.parser.job import run_worker
 from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.record import Reject
 from georchestra_analytics.parser.settings import ParserSettings
@@ -27,7 +26,6 @@ def test_parse_job_runs_as_the_parser_role_on_postgresql(pg_dsn: str) -> None:
     rows = list(mixed_backlog(600, seed=3, start=utc(2033, 5, 30)))
     with psycopg.connect(role_dsn("collector")) as conn, conn.transaction():
         insert_buffer_rows(conn, SCHEMA, rows)
-    # One connection: two lanes creating the same new partition at once hit a race (see the xfail below).
     settings = ParserSettings(schema=SCHEMA, batch_size=100, connections=1)
     summary = run_worker(role_dsn("parser"), settings)
     pipeline = Pipeline(settings)
@@ -46,13 +44,6 @@ def test_parse_job_runs_as_the_parser_role_on_postgresql(pg_dsn: str) -> None:
     assert total == (expected_written,)
 
 
-@pytest.mark.xfail(
-    reason="ensure_partitions race: two lanes of one worker (connections=2) creating the same new month's "
-    "partition; the second one's to_regclass re-check after the advisory lock still sees no table and its "
-    "CREATE TABLE fails with DuplicateTable. Fails the same logged in as the owner: not a grant problem.",
-    raises=JobFault,
-    strict=False,
-)
 def test_two_lanes_create_new_partitions_as_the_parser_role(pg_dsn: str) -> None:
     role_dsn = migrated_with_roles(pg_dsn, DatabaseSettings(schema=SCHEMA, flavor="postgresql"))
     rows = list(mixed_backlog(600, seed=3, start=utc(2033, 5, 30)))
