@@ -126,6 +126,10 @@ INVALID = [
     ),
     ({"database": {}}, "set exactly one of database.managed and database.external"),
     ({**MANAGED, "retention": {"raw": "60d"}}, "retention.raw must be longer than every aggregate refresh window"),
+    (
+        {**MANAGED, "retention": {"daily": "60d"}},
+        "retention.hourly must be longer than aggregates.refreshWindows.daily and retention.daily longer",
+    ),
     ({**MANAGED, "aggregates": {"refreshWindows": {"monthly": "30d"}}}, "must cover at least two buckets"),
     ({**MANAGED, "parser": {"schedule": "every five minutes"}}, "parser.schedule must be a cron expression"),
     ({**MANAGED, "collector": {"buffer": {"type": "disk", "maxSize": DISK_BUFFER_MIN_BYTES - 1}}}, "268435488"),

@@ -11,6 +11,11 @@ MSG_RAW_LONGER_THAN_WINDOWS = (
     "retention.raw must be longer than every aggregate refresh window (aggregates.refreshWindows): "
     "a refresh reaching past the raw data would erase aggregated buckets"
 )
+MSG_LEVEL_LONGER_THAN_NEXT_WINDOW = (
+    "retention.hourly must be longer than aggregates.refreshWindows.daily and retention.daily longer than "
+    "aggregates.refreshWindows.monthly: the daily aggregate is recomputed from the hourly one and the monthly "
+    "from the daily, so a refresh reaching past the level below would erase buckets"
+)
 MSG_WINDOW_TWO_BUCKETS = (
     "each aggregate refresh window must cover at least two buckets: hourly >= 2h, daily >= 2d, monthly >= 62d"
 )
@@ -104,3 +109,29 @@ def cel_raw_outlives_refresh_windows(retention: str, aggregates: str) -> str:
     )
     absent = f"!has({retention}) || !has({raw}) || !has({aggregates}) || !has({windows})"
     return f"{absent} || {raw} == 'forever' || ({checks})"
+
+
+# (retention level, the refresh window of the aggregate computed from it)
+_SOURCE_LEVELS = (("hourly", "daily"), ("daily", "monthly"))
+
+
+def levels_outlive_next_refresh_windows(retention: Retention, aggregates: Aggregates) -> bool:
+    """The invariant behind MSG_LEVEL_LONGER_THAN_NEXT_WINDOW."""
+    for level, window in _SOURCE_LEVELS:
+        kept = duration_hours(getattr(retention, level))
+        reach = duration_hours(getattr(aggregates.refresh_windows, window)) or 0
+        if kept is not None and kept <= reach:
+            return False
+    return True
+
+
+def cel_levels_outlive_next_refresh_windows(retention: str, aggregates: str) -> str:
+    """The same invariant as a CEL rule on the object holding `retention` and `aggregates`."""
+    windows = f"{aggregates}.refreshWindows"
+    checks = " && ".join(
+        f"(!has({retention}.{level}) || !has({windows}.{window}) || {retention}.{level} == 'forever' || "
+        f"{cel_hours(f'{retention}.{level}')} > {cel_hours(f'{windows}.{window}')})"
+        for level, window in _SOURCE_LEVELS
+    )
+    absent = f"!has({retention}) || !has({aggregates}) || !has({windows})"
+    return f"{absent} || ({checks})"

@@ -13,11 +13,14 @@ from georchestra_analytics.stack.database import DatabaseSpec
 from georchestra_analytics.stack.jobs import JobsSpec
 from georchestra_analytics.stack.parsing import ParserSpec
 from georchestra_analytics.stack.retention import (
+    MSG_LEVEL_LONGER_THAN_NEXT_WINDOW,
     MSG_RAW_LONGER_THAN_WINDOWS,
     Aggregates,
     Compression,
     Retention,
+    cel_levels_outlive_next_refresh_windows,
     cel_raw_outlives_refresh_windows,
+    levels_outlive_next_refresh_windows,
     raw_outlives_refresh_windows,
 )
 from georchestra_analytics.stack.superset import SupersetSpec
@@ -47,7 +50,11 @@ class AnalyticsStackSpec(SpecModel):
                 {
                     "rule": cel_raw_outlives_refresh_windows("self.retention", "self.aggregates"),
                     "message": MSG_RAW_LONGER_THAN_WINDOWS,
-                }
+                },
+                {
+                    "rule": cel_levels_outlive_next_refresh_windows("self.retention", "self.aggregates"),
+                    "message": MSG_LEVEL_LONGER_THAN_NEXT_WINDOW,
+                },
             ]
         }
     }
@@ -78,4 +85,6 @@ class AnalyticsStackSpec(SpecModel):
     def _retention_outlives_refresh(self) -> AnalyticsStackSpec:
         if not raw_outlives_refresh_windows(self.retention, self.aggregates):
             raise ValueError(MSG_RAW_LONGER_THAN_WINDOWS)
+        if not levels_outlive_next_refresh_windows(self.retention, self.aggregates):
+            raise ValueError(MSG_LEVEL_LONGER_THAN_NEXT_WINDOW)
         return self

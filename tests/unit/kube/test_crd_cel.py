@@ -75,6 +75,10 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("raw forever", {**MANAGED, "retention": {"raw": "forever"}}, "analytics"),
     ("raw in weeks", {**MANAGED, "retention": {"raw": "15w"}}, "analytics"),
     ("raw in hours", {**MANAGED, "retention": {"raw": "2400h"}}, "analytics"),
+    ("hourly kept shorter than the daily window", {**MANAGED, "retention": {"hourly": "30d"}}, "analytics"),
+    ("daily kept as long as the monthly window", {**MANAGED, "retention": {"daily": "100d"}}, "analytics"),
+    ("daily kept just longer", {**MANAGED, "retention": {"daily": "101d"}}, "analytics"),
+    ("hourly and daily forever", {**MANAGED, "retention": {"hourly": "forever", "daily": "forever"}}, "analytics"),
     (
         "short windows",
         {

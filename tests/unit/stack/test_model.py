@@ -55,6 +55,18 @@ def test_exactly_one_database_location() -> None:
     assert "set exactly one of database.managed and database.external" in refused({"database": {}})
 
 
+def test_each_level_must_outlive_the_refresh_window_of_the_aggregate_above() -> None:
+    # The database refuses the same configurations (db.guard): the CRD must refuse them first.
+    from georchestra_analytics.db.guard import retention_problems
+    from georchestra_analytics.db.settings import DatabaseSettings
+
+    for retention in ({"hourly": "30d"}, {"daily": "100d"}):
+        message = refused({**MANAGED, "retention": retention})
+        assert "retention.hourly must be longer than aggregates.refreshWindows.daily" in message
+    accepted = stack({**MANAGED, "retention": {"hourly": "36d", "daily": "101d"}})
+    assert retention_problems(DatabaseSettings.from_stack(accepted)) == []
+
+
 def test_raw_retention_must_outlive_refresh_windows() -> None:
     message = refused({**MANAGED, "retention": {"raw": "60d"}})  # monthly window defaults to 100d
     assert "retention.raw must be longer than every aggregate refresh window" in message
