@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -67,16 +68,29 @@ _MIGRATE_HELP = (
 @_dsn_option
 @_stack_option
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as one JSON object.")
-def migrate_command(dsn: str | None, stack_file: str | None, as_json: bool) -> None:
+@click.option(
+    "--termination-log",
+    type=click.Path(dir_okay=False),
+    help="Also write the outcome as JSON to this path (Kubernetes terminationMessagePath), for the operator.",
+)
+def migrate_command(dsn: str | None, stack_file: str | None, as_json: bool, termination_log: str | None) -> None:
     settings = _settings(stack_file)
+
+    def report_failure(message: str) -> None:
+        log.error("%s", message)
+        if termination_log:
+            Path(termination_log).write_text(json.dumps({"error": message}), encoding="utf-8")
+
     try:
         report = migrate(_require(dsn), settings, passwords=passwords_from_environment())
     except (UnsafeConfiguration, FlavorError, MigrationFilesError) as error:
-        log.error("%s", error)
+        report_failure(str(error))
         sys.exit(EXIT_USAGE)
     except (MigrationError, psycopg.Error) as error:
-        log.error("migration failed: %s", str(error).strip())
+        report_failure(f"migration failed: {str(error).strip()}")
         sys.exit(EXIT_FAILURE)
+    if termination_log:
+        Path(termination_log).write_text(json.dumps(report.as_dict()), encoding="utf-8")
     if as_json:
         click.echo(json.dumps(report.as_dict()))
     else:

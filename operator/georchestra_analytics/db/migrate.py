@@ -38,6 +38,7 @@ class MigrationError(RuntimeError):
 @dataclass
 class MigrationReport:
     server: ServerInfo | None = None
+    schema_version: str | None = None  # the newest versioned migration, applied now or before
     applied: list[str] = field(default_factory=list)
     reapplied: list[str] = field(default_factory=list)
     roles_created: list[str] = field(default_factory=list)
@@ -65,6 +66,7 @@ class MigrationReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "changed": self.changed,
+            "schema_version": self.schema_version,
             "flavor": self.server.flavor if self.server else None,
             "applied": self.applied,
             "reapplied": self.reapplied,
@@ -219,6 +221,7 @@ def migrate(
                     _execute_script(conn, migration.render(context))
                     _record(conn, settings.schema, migration.version, "versioned", migration.checksum)
                 report.applied.append(migration.version)
+            report.schema_version = known[-1].version if known else None
             with conn.transaction():
                 report.settings_changed = _sync_settings(conn, settings)
             report.roles_created = roles.ensure_roles(conn, settings)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from georchestra_analytics.kube.database_access import ROLES, role_password_env
-from georchestra_analytics.kube.job_pod import job_pod_template
+from georchestra_analytics.kube.job_pod import TERMINATION_LOG, job_pod_template
 from georchestra_analytics.kube.naming import MIGRATE, child_name, digest, metadata
 from georchestra_analytics.kube.stack_config import STACK_FILE
 from georchestra_analytics.stack.resource import AnalyticsStack
@@ -40,7 +40,7 @@ def migrate_job(stack: AnalyticsStack, templates_digest: str, roles_checksum: st
     template = job_pod_template(
         stack,
         MIGRATE,
-        ["db", "migrate", "-f", STACK_FILE],
+        ["db", "migrate", "-f", STACK_FILE, "--termination-log", TERMINATION_LOG],
         jobs,
         "job",
         role_password_env(stack, ROLES),

@@ -154,6 +154,23 @@ def test_cli_migrate_and_status(pg_dsn: str, tmp_path: Path) -> None:
     assert document["partitions"]
 
 
+def test_cli_migrate_writes_its_outcome_for_the_operator(pg_dsn: str, tmp_path: Path) -> None:
+    """The db-migrate Job's termination message: the operator reads status.schemaVersion from it."""
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(STACK)
+    message = tmp_path / "termination-log"
+    runner = CliRunner()
+    args = ["db", "migrate", "-f", str(stack), "--termination-log", str(message)]
+    for _ in range(2):  # a re-run on an up-to-date database reports the same version
+        result = runner.invoke(cli, args, env={"ANALYTICS_DSN": pg_dsn})
+        assert result.exit_code == 0, result.output
+        outcome = json.loads(message.read_text())
+        assert outcome["schema_version"] == versioned_migrations("postgresql")[-1].version
+    failed = runner.invoke(cli, args, env={"ANALYTICS_DSN": "postgresql://nobody@127.0.0.1:1/none"})
+    assert failed.exit_code == 1
+    assert "migration failed" in json.loads(message.read_text())["error"]
+
+
 def test_status_of_an_empty_database_lists_everything_pending(pg_dsn: str) -> None:
     result = CliRunner().invoke(cli, ["db", "status", "--dsn", pg_dsn])
     assert result.exit_code == 3
