@@ -69,6 +69,6 @@ def build_children(stack: AnalyticsStack, inputs: ChildInputs) -> list[dict[str,
         collector_network_policy(stack),
         migrate_job(stack, inputs.migration_templates_digest, checksums.get(roles)),
         parse_cronjob(stack),
-        superset_sync_job(stack, inputs.superset_bundle_digest, inputs.superset_resync_round),
+        superset_sync_job(stack, inputs.superset_bundle_digest, inputs.superset_resync_round, checksums.get(roles)),
     ]
     return [child for child in children if child is not None]

@@ -15,8 +15,11 @@ from georchestra_analytics.stack.resource import AnalyticsStack
 DASHBOARDS_USER_ENV = "ANALYTICS_DASHBOARDS_USER"  # the envvar of `superset sync --db-user`
 
 
-def superset_sync_job(stack: AnalyticsStack, bundle_digest: str, resync_round: int) -> dict[str, Any] | None:
-    """None when the stack has no superset section."""
+def superset_sync_job(
+    stack: AnalyticsStack, bundle_digest: str, resync_round: int, roles_checksum: str | None = None
+) -> dict[str, Any] | None:
+    """None when the stack has no superset section. `roles_checksum`: of the generated role passwords; a new
+    one gives a new Job, which hands Superset the dashboards role's new password."""
     superset = stack.spec.superset
     if superset is None:
         return None
@@ -42,5 +45,7 @@ def superset_sync_job(stack: AnalyticsStack, bundle_digest: str, resync_round: i
         "round": resync_round,
         "job": job_spec,
     }
+    if roles_checksum is not None:
+        inputs["roles"] = roles_checksum
     name = child_name(stack, f"superset-sync-{digest(inputs)}")
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata(stack, name, SUPERSET_SYNC), "spec": job_spec}

@@ -99,12 +99,13 @@ def test_roles_secret_exists_for_every_stack_and_carries_only_given_passwords() 
     assert len(by_kind(children, "Secret")) == 1  # external: no generated owner credentials
 
 
-def test_a_regenerated_roles_secret_reruns_migrate() -> None:
+def test_new_role_passwords_rerun_migrate_and_superset_sync() -> None:
     stack = make({"managed": {}})
 
-    def migrate_name(checksum: str) -> str:
-        inputs = ChildInputs("v\n", "t", "b", {ROLES_SECRET: checksum})
-        return str(one(build_children(stack, inputs), "Job", "migrate")["metadata"]["name"])
+    def job_names(checksum: str) -> tuple[str, str]:
+        children = build_children(stack, ChildInputs("v\n", "t", "b", {ROLES_SECRET: checksum}))
+        return one(children, "Job", "migrate")["metadata"]["name"], one(children, "Job", "sync")["metadata"]["name"]
 
-    assert migrate_name("1") == migrate_name("1")
-    assert migrate_name("1") != migrate_name("2")
+    assert job_names("1") == job_names("1")
+    first, second = job_names("1"), job_names("2")
+    assert first[0] != second[0] and first[1] != second[1]
