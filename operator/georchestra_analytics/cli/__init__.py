@@ -46,21 +46,18 @@ def main() -> None:
         sys.exit(130)
 
 
-# Command registration: one module per command or command group, each exposing `command`.
-# (Imported here, after `cli` exists, so a command module may use the shared exit codes.)
-from georchestra_analytics.cli import crd as _crd  # noqa: E402
-cli.add_command(_crd.command)
-from georchestra_analytics.cli import parse as _parse  # noqa: E402
-cli.add_command(_parse.command)
-from georchestra_analytics.cli import superset as _superset  # noqa: E402
-cli.add_command(_superset.command)
-from georchestra_analytics.cli import render as _render  # noqa: E402
-cli.add_command(_render.command)
-from georchestra_analytics.cli import db as _db  # noqa: E402
-cli.add_command(_db.command)
-from georchestra_analytics.cli import ingest as _ingest  # noqa: E402
-cli.add_command(_ingest.command)
-from georchestra_analytics.cli import operator as _operator  # noqa: E402
-cli.add_command(_operator.command)
-from georchestra_analytics.cli import demo as _demo  # noqa: E402
-cli.add_command(_demo.command)
+# Command registration: one module per command or command group, each exposing `command`. Imported here, after
+# `cli` exists, so a command module may use the shared exit codes above.
+from georchestra_analytics.cli import (  # noqa: E402
+    crd,
+    db,
+    demo,
+    ingest,
+    operator,
+    parse,
+    render,
+    superset,
+)
+
+for _module in (operator, render, crd, db, ingest, parse, superset, demo):
+    cli.add_command(_module.command)
