@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 from psycopg import sql
 
+from georchestra_analytics.render.environment import environment as shared_environment
 from georchestra_analytics.render.templates import template_dir
 
 
@@ -46,18 +47,14 @@ def _finalize(value: Any) -> Any:
 
 @cache
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(template_dir("timescale"))),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # noqa: S701 - SQL, not HTML: values are quoted by psycopg before they get here
-        keep_trailing_newline=True,
-        finalize=_finalize,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    """The shared environment (render.environment), loading from timescale/ and refusing unquoted values."""
+    env = shared_environment().overlay(
+        loader=jinja2.FileSystemLoader(str(template_dir("timescale"))), finalize=_finalize
     )
-    env.globals["Quoted"] = Quoted
+    # An overlay shares its parent's dicts: copy them before adding SQL-only names.
+    env.globals = {**env.globals, "Quoted": Quoted}
     # For text written in the templates themselves (macro output), whose values were checked when rendered.
-    env.filters["trusted"] = Quoted
+    env.filters = {**env.filters, "trusted": Quoted}
     return env
 
 
