@@ -138,3 +138,32 @@ def utc(*args: int) -> datetime:
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def assert_percentiles_within_one_bucket(conn: psycopg.Connection[Any], month_of_ts: str) -> None:
+    """Exact percentiles per service and month over raw rows (months cut by the SQL expression `month_of_ts`)
+    against the same from the monthly view's summed histograms: the estimate lies within one bucket."""
+    from georchestra_analytics.db.histogram import bucket_of
+
+    rows = conn.execute(
+        f"""
+        WITH exact AS (
+            SELECT {month_of_ts} AS month, service, p,
+                   percentile_disc(p) WITHIN GROUP (ORDER BY response_time_ms) AS value
+            FROM analytics.access_logs, unnest(ARRAY[0.5, 0.9, 0.95, 0.99]) AS p
+            WHERE response_time_ms IS NOT NULL
+            GROUP BY 1, 2, 3
+        ), estimated AS (
+            SELECT bucket AS month, service, p,
+                   analytics.percentile_from_histogram(analytics.histogram_sum(response_time_histogram), p) AS value
+            FROM analytics.usage_monthly, unnest(ARRAY[0.5, 0.9, 0.95, 0.99]) AS p
+            GROUP BY 1, 2, 3
+        )
+        SELECT e.month, e.service, e.p, e.value, s.value
+        FROM exact e JOIN estimated s
+          ON s.month = e.month AND s.service IS NOT DISTINCT FROM e.service AND s.p = e.p
+        """
+    ).fetchall()
+    assert len(rows) >= 4 * 5
+    for month, service, p, exact, estimate in rows:
+        assert abs(bucket_of(estimate) - bucket_of(exact)) <= 1, (month, service, p, exact, estimate)

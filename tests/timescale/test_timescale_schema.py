@@ -10,11 +10,18 @@ from datetime import datetime, timedelta
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
-from tests.support.analytics_db import aggregate_rows, catalog_snapshot, chunks, direct_rows, random_records, utc
+from tests.support.analytics_db import (
+    aggregate_rows,
+    assert_percentiles_within_one_bucket,
+    catalog_snapshot,
+    chunks,
+    direct_rows,
+    random_records,
+    utc,
+)
 
 from georchestra_analytics.db.aggregates import DASHBOARD_VIEWS, FAMILIES, LEVELS, storage_name
 from georchestra_analytics.db.guard import UnsafeConfiguration
-from georchestra_analytics.db.histogram import bucket_of
 from georchestra_analytics.db.migrate import migrate
 from georchestra_analytics.db.migrations import versioned_migrations
 from georchestra_analytics.db.refresh import refresh_aggregates
@@ -94,29 +101,7 @@ def test_percentiles_within_one_bucket_of_exact(timescale_dsn: str) -> None:
     migrate(timescale_dsn, SETTINGS)
     _write_and_refresh(timescale_dsn, "analytics", random_records(33, 3_000, utc(2026, 1, 1), timedelta(days=60)))
     with psycopg.connect(timescale_dsn) as conn:
-        rows = conn.execute(
-            """
-            WITH exact AS (
-                SELECT time_bucket('1 month', ts, 'Europe/Paris') AS month, service, p,
-                       percentile_disc(p) WITHIN GROUP (ORDER BY response_time_ms) AS value
-                FROM analytics.access_logs, unnest(ARRAY[0.5, 0.9, 0.95, 0.99]) AS p
-                WHERE response_time_ms IS NOT NULL
-                GROUP BY 1, 2, 3
-            ), estimated AS (
-                SELECT bucket AS month, service, p,
-                       analytics.percentile_from_histogram(analytics.histogram_sum(response_time_histogram), p)
-                           AS value
-                FROM analytics.usage_monthly, unnest(ARRAY[0.5, 0.9, 0.95, 0.99]) AS p
-                GROUP BY 1, 2, 3
-            )
-            SELECT e.month, e.service, e.p, e.value, s.value
-            FROM exact e JOIN estimated s
-              ON s.month = e.month AND s.service IS NOT DISTINCT FROM e.service AND s.p = e.p
-            """
-        ).fetchall()
-    assert len(rows) >= 4 * 5
-    for month, service, p, exact, estimate in rows:
-        assert abs(bucket_of(estimate) - bucket_of(exact)) <= 1, (month, service, p, exact, estimate)
+        assert_percentiles_within_one_bucket(conn, "time_bucket('1 month', ts, 'Europe/Paris')")
 
 
 def test_policies_are_reconciled_in_place(timescale_dsn: str) -> None:

@@ -7,10 +7,16 @@ from datetime import timedelta
 import psycopg
 import pytest
 from psycopg import sql
-from tests.support.analytics_db import aggregate_rows, chunks, direct_rows, random_records, utc
+from tests.support.analytics_db import (
+    aggregate_rows,
+    assert_percentiles_within_one_bucket,
+    chunks,
+    direct_rows,
+    random_records,
+    utc,
+)
 
 from georchestra_analytics.db.aggregates import FAMILIES, LEVELS
-from georchestra_analytics.db.histogram import bucket_of
 from georchestra_analytics.db.migrate import migrate
 from georchestra_analytics.db.refresh import refresh_aggregates
 from georchestra_analytics.db.settings import DatabaseSettings
@@ -79,29 +85,7 @@ def test_percentiles_within_one_bucket_of_exact(pg_dsn: str) -> None:
         for batch in chunks(records, 500):
             with conn.transaction():
                 write_records(conn, "analytics", batch)
-        # Exact percentiles per service and month over raw rows, against the same from summed histograms.
-        rows = conn.execute(
-            """
-            WITH exact AS (
-                SELECT date_trunc('month', ts, 'Europe/Paris') AS month, service, p,
-                       percentile_disc(p) WITHIN GROUP (ORDER BY response_time_ms) AS value
-                FROM analytics.access_logs, unnest(ARRAY[0.5, 0.9, 0.95, 0.99]) AS p
-                WHERE response_time_ms IS NOT NULL
-                GROUP BY 1, 2, 3
-            ), estimated AS (
-                SELECT bucket AS month, service, p,
-                       analytics.percentile_from_histogram(analytics.histogram_sum(response_time_histogram), p) AS value
-                FROM analytics.usage_monthly, unnest(ARRAY[0.5, 0.9, 0.95, 0.99]) AS p
-                GROUP BY 1, 2, 3
-            )
-            SELECT e.month, e.service, e.p, e.value, s.value
-            FROM exact e JOIN estimated s
-              ON s.month = e.month AND s.service IS NOT DISTINCT FROM e.service AND s.p = e.p
-            """
-        ).fetchall()
-    assert len(rows) >= 4 * 5
-    for month, service, p, exact, estimate in rows:
-        assert abs(bucket_of(estimate) - bucket_of(exact)) <= 1, (month, service, p, exact, estimate)
+        assert_percentiles_within_one_bucket(conn, "date_trunc('month', ts, 'Europe/Paris')")
 
 
 def test_invalid_record_is_refused_with_its_reason(pg_dsn: str) -> None:
