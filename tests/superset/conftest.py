@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 from tests.support.analytics_db import random_records
+from tests.support.components import skip_or_fail
 from tests.support.postgres import PostgresServer
 from tests.support.superset import SupersetServer, superset_server  # noqa: F401 - the session fixture
 
@@ -84,7 +85,7 @@ def flavored_db(
         yield analytics_db
         return
     if pg_server.timescaledb_missing:
-        pytest.skip(pg_server.timescaledb_missing)
+        skip_or_fail("timescaledb", pg_server.timescaledb_missing)
     yield from _analytics_database(pg_server, "timescaledb", "tier-ts")
 
 

@@ -1,22 +1,28 @@
 """The PostgreSQL tier: a throwaway cluster for the whole session, a fresh database per test.
 
 `ANALYTICS_TEST_DSN` points the tier at an existing server instead (it needs the right to create databases).
-The `timescale` fixtures skip, saying exactly why, when the timescaledb extension cannot be created.
+`ANALYTICS_TIMESCALEDB_TARBALL` names a TimescaleDB build to add to the cluster's server (tests/support/
+timescaledb.py). The `timescale` fixtures skip, saying exactly why, when the timescaledb extension cannot be
+created; they fail instead when `ANALYTICS_REQUIRE` names timescaledb (tests/support/components.py).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from georchestra_analytics.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from georchestra_analytics.db.embedded import EmbeddedPostgres, EmbeddedPostgresError, find_bindir
+from tests.support import timescaledb
+from tests.support.components import skip_or_fail
 
 
 @dataclass
@@ -55,9 +61,24 @@ def _probe_timescaledb(server: PostgresServer) -> str | None:
         return None
     except psycopg.Error as error:
         where = "the server at ANALYTICS_TEST_DSN" if server.embedded is None else "the test cluster's binaries"
-        return f"timescaledb extension not available on {where}: {str(error).strip().splitlines()[0]}"
+        hint = "" if server.embedded is None or os.environ.get(timescaledb.TARBALL_ENV) else (
+            f"; set {timescaledb.TARBALL_ENV} to a TimescaleDB build for this PostgreSQL major version"
+        )  # fmt: skip
+        return f"timescaledb extension not available on {where}: {str(error).strip().splitlines()[0]}{hint}"
     finally:
         server.drop_database(name)
+
+
+def server_binaries() -> tuple[Path | None, str | None]:
+    """The bin folder the test cluster runs from, and why TimescaleDB cannot be added to it (None: it can, or
+    nobody asked). With ANALYTICS_TIMESCALEDB_TARBALL, a private server tree with the extension added."""
+    tarball = os.environ.get(timescaledb.TARBALL_ENV)
+    if not tarball:
+        return None, None
+    try:
+        return timescaledb.install(Path(tarball)), None
+    except (timescaledb.TimescaleInstallError, OSError, subprocess.SubprocessError) as error:
+        return None, f"{timescaledb.TARBALL_ENV}={tarball} cannot be installed: {error}"
 
 
 @pytest.fixture(scope="session")
@@ -73,13 +94,14 @@ def pg_server() -> Iterator[PostgresServer]:
         server.timescaledb_missing = _probe_timescaledb(server)
         yield server
         return
+    bindir, install_error = server_binaries()
     try:
-        embedded = EmbeddedPostgres().start()
+        embedded = EmbeddedPostgres(bindir=bindir or find_bindir()).start()
     except EmbeddedPostgresError as error:
         pytest.fail(f"cannot start the test PostgreSQL cluster: {error}")
     try:
         server = PostgresServer(dsn=embedded.dsn, embedded=embedded, timescaledb_missing=None)
-        server.timescaledb_missing = _probe_timescaledb(server)
+        server.timescaledb_missing = install_error or _probe_timescaledb(server)
         yield server
     finally:
         embedded.stop()
@@ -99,7 +121,7 @@ def pg_dsn(pg_server: PostgresServer) -> Iterator[str]:
 def timescale_dsn(pg_server: PostgresServer) -> Iterator[str]:
     """A DSN to a fresh database with the timescaledb extension created; skips where it cannot be."""
     if pg_server.timescaledb_missing:
-        pytest.skip(pg_server.timescaledb_missing)
+        skip_or_fail("timescaledb", pg_server.timescaledb_missing)
     name = pg_server.create_database()
     try:
         with psycopg.connect(pg_server.dsn_for(name), autocommit=True) as conn:
