@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.components import EVERYTHING, REQUIRE_ENV, required_components
-
-pytest_plugins = ["tests.support.postgres", "tests.support.k8s", "tests.support.vector_binary"]
+pytest_plugins = [
+    "tests.support.components",
+    "tests.support.postgres",
+    "tests.support.k8s",
+    "tests.support.vector_binary",
+]
 
 TIERS = ("unit", "db", "timescale", "k8s", "helm", "vector", "superset", "ansible", "e2e")
 TESTS_DIR = Path(__file__).parent
@@ -26,17 +29,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         if tier in TIERS:
             item.add_marker(getattr(pytest.mark, tier))
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    required_components()  # an unknown component name stops the run before any test
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
-    report: pytest.TestReport = yield
-    if report.skipped and not hasattr(report, "wasxfail") and EVERYTHING in required_components():
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        report.outcome = "failed"
-        report.longrepr = f"{REQUIRE_ENV}={EVERYTHING}: this run has every component and must skip nothing; {reason}"
-    return report

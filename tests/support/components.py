@@ -4,11 +4,14 @@ A tier whose component is missing skips and says exactly what is missing: that i
 CI has every component, so there a skip hides a broken harness. `ANALYTICS_REQUIRE` lists what the run must
 have (`timescaledb`, `vector`) or `all`; a test that would skip for want of a required component fails instead,
 and with `all` every skip fails the run, whatever its reason.
+
+Loaded as a pytest plugin by tests/conftest.py (the hooks below).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 from typing import NoReturn
 
 import pytest
@@ -40,3 +43,19 @@ def skip_or_fail(component: str, why: str) -> NoReturn:
     if is_required(component):
         pytest.fail(f"{REQUIRE_ENV} requires {component}, but it is missing: {why}", pytrace=False)
     pytest.skip(why)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    required_components()  # an unknown component name stops the run before any test
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.skipped and not hasattr(report, "wasxfail") and EVERYTHING in required_components():
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"{REQUIRE_ENV}={EVERYTHING}: this run has every component and must skip nothing; {reason}"
+    return report
