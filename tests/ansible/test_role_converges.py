@@ -81,7 +81,9 @@ def converged(tmp_path_factory: pytest.TempPathFactory, wheel: Path, database: s
             "batchSize": 2000,
             "privacy": {"pseudonymizationKey": {"name": "pseudonyms", "key": "key"}},
         },
-        "georchestra_analytics_collector": {"syslog": {"port": 5514, "logFormat": "combined"}},
+        "georchestra_analytics_collector": {
+            "syslog": {"port": 5514, "logFormat": "combined", "delivery": "atMostOnce"}
+        },
         # Superset is described (the stack file and bundle carry it) but not reached: no sync here.
         "georchestra_analytics_superset": {
             "url": "http://superset.invalid:8088",

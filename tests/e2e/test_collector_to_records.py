@@ -77,7 +77,11 @@ class Collector:
 @pytest.fixture
 def stack() -> AnalyticsStack:
     document = stack_document(
-        {"replicas": 1, "syslog": {"port": 5140}, "files": {"claimName": "logs", "paths": ["*.log"]}}
+        {
+            "replicas": 1,
+            "syslog": {"port": 5140, "delivery": "atMostOnce"},
+            "files": {"claimName": "logs", "paths": ["*.log"]},
+        }
     )
     document["spec"]["database"]["flavor"] = "postgresql"
     return parse_stack(document)

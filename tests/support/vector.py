@@ -277,8 +277,11 @@ def stack_document(collector: Mapping[str, Any] | None = None, schema: str | Non
 # The scenarios docs/collector.md describes, as `spec.collector` sections (and a schema name).
 COLLECTOR_SCENARIOS: dict[str, tuple[dict[str, Any], str | None]] = {
     "defaults": ({}, None),
-    "syslog over tcp": ({"syslog": {"port": 5140, "mode": "tcp", "logFormat": "combined"}}, None),
-    "syslog over udp": ({"syslog": {"port": 1514, "mode": "udp", "logFormat": "clf"}}, None),
+    "syslog over tcp": (
+        {"syslog": {"port": 5140, "mode": "tcp", "logFormat": "combined", "delivery": "atMostOnce"}},
+        None,
+    ),
+    "syslog over udp": ({"syslog": {"port": 1514, "mode": "udp", "logFormat": "clf", "delivery": "atMostOnce"}}, None),
     "files": (
         {
             "replicas": 1,
@@ -303,7 +306,7 @@ COLLECTOR_SCENARIOS: dict[str, tuple[dict[str, Any], str | None]] = {
         {
             "replicas": 1,
             "buffer": {"type": "disk", "maxSize": 268435488},
-            "syslog": {"port": 6514},
+            "syslog": {"port": 6514, "delivery": "atMostOnce"},
             "files": {"claimName": "logs", "paths": ["*.log"]},
         },
         None,

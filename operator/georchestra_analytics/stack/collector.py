@@ -13,6 +13,14 @@ from georchestra_analytics.stack.references import ObjectName
 # Vector refuses a disk buffer smaller than this (its minimum max_size, in bytes).
 DISK_BUFFER_MIN_BYTES = 268435488
 MSG_DISK_BUFFER_SIZE = f"collector.buffer.maxSize must be at least {DISK_BUFFER_MIN_BYTES} bytes for a disk buffer"
+# Vector's syslog source cannot acknowledge: its lines are at most once whatever the sink does, so a stack with
+# syslog must say it accepts that.
+SYSLOG_DELIVERY = "atMostOnce"
+MSG_SYSLOG_DELIVERY = (
+    f"collector.syslog.delivery must be {SYSLOG_DELIVERY}: syslog cannot acknowledge, so lines the collector has"
+    " received but not yet stored are lost if it stops or crashes, and the sender is never told; for"
+    " at-least-once delivery send OpenTelemetry logs (OTLP) from the application, or use collector.files"
+)
 
 GATEWAY_ACCESS_LOG_SCOPE = "org.georchestra.gateway.accesslog"
 SECURITY_PROXY_ACCESS_LOG_SCOPE = "org.georchestra.security.accesslog"
@@ -71,7 +79,14 @@ class NetworkAccess(SpecModel):
 
 
 class SyslogSource(SpecModel):
-    """Receive access-log lines over syslog (for example from nginx or Apache)."""
+    """Receive access-log lines over syslog (for example from nginx or Apache). Syslog cannot acknowledge:
+    `delivery: atMostOnce` is required to say that this loss is accepted."""
+
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [{"rule": "has(self.delivery)", "message": MSG_SYSLOG_DELIVERY}]
+        }
+    }
 
     port: Annotated[int, Field(ge=1024, le=65535)] = 5140
     """Port Vector listens on (non-privileged: the collector does not run as root)."""
@@ -79,6 +94,18 @@ class SyslogSource(SpecModel):
     """Transport of the syslog messages."""
     log_format: Literal["clf", "combined", "security-proxy"] = "combined"
     """Format of the access-log lines carried in the messages."""
+    delivery: Literal["atMostOnce"] | None = None
+    """Required, and only `atMostOnce`: the syslog source cannot acknowledge, so, unlike OTLP, a line is not
+    held by its sender until it is stored. Lines the collector has received but not yet written to the buffer
+    table (or to a disk buffer) are lost if it stops or crashes, and over UDP so is every line sent while it is
+    down or saturated. For at-least-once delivery, send OpenTelemetry logs (OTLP) from the application, or let
+    the web server write files that `files` reads: its checkpoints advance only once lines are stored."""
+
+    @model_validator(mode="after")
+    def _delivery_chosen(self) -> SyslogSource:
+        if self.delivery is None:
+            raise ValueError(MSG_SYSLOG_DELIVERY)
+        return self
 
 
 class FileSource(SpecModel):
@@ -117,6 +144,6 @@ class CollectorSpec(PodSettings):
     network: NetworkAccess = Field(default_factory=NetworkAccess)
     """Who may send logs to the collector."""
     syslog: SyslogSource | None = None
-    """Optional syslog source for text access-log lines."""
+    """Optional syslog source for text access-log lines, delivered at most once (see its `delivery`)."""
     files: FileSource | None = None
     """Optional file source for text access-log files on a shared volume."""

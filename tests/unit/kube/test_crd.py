@@ -118,7 +118,7 @@ def test_crd_yaml_parses_back_to_the_object() -> None:
         {
             "database": {"external": {"host": "db", "credentialsSecret": {"name": "db"}}},
             "superset": {"url": "http://superset:8088", "credentialsSecret": {"name": "s"}},
-            "collector": {"syslog": {}, "buffer": {"type": "disk"}},
+            "collector": {"syslog": {"delivery": "atMostOnce"}, "buffer": {"type": "disk"}},
             "parser": {"privacy": {"pseudonymizationKey": {"name": "k", "key": "key"}}},
         },
     ],
