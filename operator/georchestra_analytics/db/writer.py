@@ -148,10 +148,13 @@ def write_records(
         if count == 0:
             return 0
         if info.flavor == "postgresql":
+            # The months the batch holds, not the span between its oldest and newest record: one record of
+            # year 1 beside one of today would otherwise create a partition for every month in between.
             cursor.execute(
-                sql.SQL("SELECT {}(min(ts), max(ts)) FROM {}").format(
-                    sql.Identifier(schema, "ensure_partitions"), sql.Identifier(STAGING)
-                )
+                sql.SQL(
+                    "SELECT {}(month, month) FROM"
+                    " (SELECT DISTINCT date_trunc('month', ts, 'UTC') AS month FROM {}) months ORDER BY month"
+                ).format(sql.Identifier(schema, "ensure_partitions"), sql.Identifier(STAGING))
             )
         # Keep one row per (ts, id) within the batch, so each key is decided once.
         cursor.execute(

@@ -24,9 +24,11 @@ from psycopg import sql
 from psycopg.types.json import set_json_loads
 
 from georchestra_analytics.db.buffer import ClaimedRow, claim_batch, delete_claimed
+from georchestra_analytics.db.faults import describe_fault
+from georchestra_analytics.db.isolate import write_isolating
 from georchestra_analytics.db.refresh import refresh_aggregates
 from georchestra_analytics.db.schema_info import SchemaInfo, SchemaNotMigrated, read_schema_info
-from georchestra_analytics.db.writer import InvalidRecord, record_problem, write_records, write_rejects
+from georchestra_analytics.db.writer import record_problem, write_rejects
 from georchestra_analytics.parser import jsonfast
 from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.record import AccessRecord, Reject
@@ -162,29 +164,39 @@ class ParseJob:
                 origins.append(item)
         return records, origins, rejects, reasons
 
-    def _write_one_by_one(
+    def _write(
         self,
         records: list[AccessRecord],
         origins: list[ClaimedRow],
         rejects: list[dict[str, Any]],
         reasons: Counter[str],
-    ) -> int:
-        """The batch was refused: find the records the database will not take, reject them, keep the rest.
-        Slow (a savepoint per record) but only ever runs on a batch holding such a record."""
-        written = 0
+    ) -> tuple[int, list[AccessRecord]]:
+        """Write the records the database takes; the others become rejects with the reason. Returns (new
+        records, the records stored or already there)."""
+        storable: list[AccessRecord] = []
+        kept_origins: list[ClaimedRow] = []
         for record, origin in zip(records, origins, strict=True):
-            problem = record_problem(record)
+            problem = record_problem(record)  # checked here too: a bug in the bounds is one reject, not a batch
             if problem is None:
-                try:
-                    with self.conn.transaction():
-                        written += write_records(self.conn, self.settings.schema, [record], info=self.info)
-                    continue
-                except (InvalidRecord, psycopg.errors.DataError, psycopg.errors.IntegrityConstraintViolation) as error:
-                    problem = type(error).__name__
-            reason = "unstorable record: " + problem.split(":", 1)[0]
-            reasons[reason] += 1
-            rejects.append({"reason": reason, "raw": Pipeline.raw_of(origin.row), "source": record["source"]})
-        return written
+                storable.append(record)
+                kept_origins.append(origin)
+            else:
+                self._refuse(origin, record, problem.split(":", 1)[0], rejects, reasons)
+        outcome = write_isolating(self.conn, self.settings.schema, storable, self.info)
+        if outcome.refused:
+            log.warning("the database refused %d records of a batch; kept as rejects", len(outcome.refused))
+            for position, reason in sorted(outcome.refused.items()):
+                self._refuse(kept_origins[position], storable[position], reason, rejects, reasons)
+        kept = [record for position, record in enumerate(storable) if position not in outcome.refused]
+        return outcome.written, kept
+
+    @staticmethod
+    def _refuse(
+        origin: ClaimedRow, record: AccessRecord, why: str, rejects: list[dict[str, Any]], reasons: Counter[str]
+    ) -> None:
+        reason = "unstorable record: " + why
+        reasons[reason] += 1
+        rejects.append({"reason": reason, "raw": Pipeline.raw_of(origin.row), "source": record.get("source")})
 
     def run_batch(self, before_commit: BeforeCommit | None = None) -> BatchResult:
         result = BatchResult()
@@ -194,15 +206,10 @@ class ParseJob:
                 return result
             result.claimed = len(claimed)
             records, origins, rejects, result.rejected = self._classify(claimed)
-            try:
-                with self.conn.transaction():  # a savepoint: a refused batch is retried record by record
-                    written = write_records(self.conn, self.settings.schema, records, info=self.info)
-            except (InvalidRecord, psycopg.errors.DataError, psycopg.errors.IntegrityConstraintViolation):
-                log.warning("the database refused a batch; writing it record by record to isolate the culprit")
-                written = self._write_one_by_one(records, origins, rejects, result.rejected)
+            written, kept = self._write(records, origins, rejects, result.rejected)
             result.written = written
-            if records:
-                times = [record["ts"] for record in records]
+            if kept:
+                times = [record["ts"] for record in kept]
                 result.touched.include(min(times), max(times))
             result.duplicates = result.claimed - written - sum(result.rejected.values())
             if rejects:
@@ -309,12 +316,10 @@ def run_worker(dsn: str, settings: ParserSettings, before_commit: BeforeCommit |
     started = time.perf_counter()
     try:
         summary = _run_lanes(dsn, settings, before_commit)
-    except (psycopg.OperationalError, psycopg.InterfaceError) as error:
-        raise JobFault(f"database unreachable or connection lost: {str(error).strip()}") from error
     except psycopg.Error as error:
-        # Record-level refusals are handled per batch; what reaches here is the database's own state
-        # (permissions, a missing table): a system fault.
-        raise JobFault(f"database error: {type(error).__name__}: {str(error).strip()}") from error
+        # Refusals of values are isolated to their records per batch; what reaches here is the connection or
+        # the server's own state (permissions, resources, a missing table): a system fault, named as such.
+        raise JobFault(describe_fault(error)) from error
     except SchemaNotMigrated as error:
         raise JobFault(str(error)) from error
     summary.seconds = time.perf_counter() - started
