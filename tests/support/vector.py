@@ -22,6 +22,8 @@ from typing import Any
 import yaml
 from vrl_python import VRLRuntime
 
+from georchestra_analytics.render.vector import BUFFER_DSN_ENV, CollectorSettings, FileSettings, SyslogSettings
+
 _RUNTIME = VRLRuntime(None)
 
 # Vector's own pattern for environment variables in a configuration file.
@@ -312,3 +314,28 @@ COLLECTOR_SCENARIOS: dict[str, tuple[dict[str, Any], str | None]] = {
         None,
     ),
 }
+
+
+# Stack values that could break the configuration (YAML, Vector's `$` interpolation, Jinja, VRL literals).
+HOSTILE_VALUES = [
+    "\"quoted\" and 'single'",
+    "line\nbreak: value\n- item",
+    "${" + BUFFER_DSN_ENV + "} $HOME $$ $",
+    "{{ jinja }} {% raw %} #comment",
+    "back\\slash \\n \\u0000",
+    "nul\x00 and bell\x07 and del\x7f and nel\x85 and ls\u2028",
+    "émoji 😀 and \ufeffbom",
+]
+
+
+def hostile_settings(value: str) -> CollectorSettings:
+    """Collector settings with `value` in every free-text place: schema, scope, formats, file path.
+
+    PostgreSQL names and file paths cannot hold NUL (the renderer refuses it), so it is removed from those."""
+    without_nul = value.replace("\x00", "")
+    return CollectorSettings(
+        schema=without_nul,
+        accepted_scopes=(value,),
+        syslog=SyslogSettings(port=5140, mode="tcp", log_format=value),
+        files=FileSettings(paths=(without_nul,), log_format=value),
+    )

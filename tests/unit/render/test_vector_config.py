@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.support.vector import (
     COLLECTOR_SCENARIOS,
+    HOSTILE_VALUES,
     MissingEnvironmentVariable,
+    hostile_settings,
     load_config,
     stack_document,
     topology_problems,
@@ -26,7 +28,6 @@ from georchestra_analytics.render.vector import (
     OTLP_HTTP_PORT,
     CollectorSettings,
     FileSettings,
-    SyslogSettings,
     quoted_table_name,
     render_collector_config,
     render_vector_config,
@@ -162,28 +163,10 @@ def test_rendering_is_deterministic() -> None:
     assert render_vector_config(stack) == render_vector_config(stack)
 
 
-HOSTILE = [
-    "\"quoted\" and 'single'",
-    "line\nbreak: value\n- item",
-    "${" + BUFFER_DSN_ENV + "} $HOME $$ $",
-    "{{ jinja }} {% raw %} #comment",
-    "back\\slash \\n \\u0000",
-    "nul\x00 and bell\x07 and del\x7f and nel\x85 and ls\u2028",
-    "émoji 😀 and ﻿bom",
-]
-
-
-@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
 def test_hostile_values_are_read_back_exactly(value: str) -> None:
-    # PostgreSQL names and file paths cannot hold NUL (refused below); everything else must survive.
     without_nul = value.replace("\x00", "")
-    settings_ = CollectorSettings(
-        schema=without_nul,
-        accepted_scopes=(value,),
-        syslog=SyslogSettings(port=5140, mode="tcp", log_format=value),
-        files=FileSettings(paths=(without_nul,), log_format=value),
-    )
-    config = load_config(render_collector_config(settings_), ENVIRONMENT)
+    config = load_config(render_collector_config(hostile_settings(value)), ENVIRONMENT)
     assert topology_problems(config) == []
     assert config["sinks"]["buffer_table"]["table"] == quoted_table_name(without_nul, BUFFER_TABLE)
     assert config["sources"]["access_log_files"]["include"] == [posixpath.join(ACCESS_LOG_FILES_MOUNT, without_nul)]
