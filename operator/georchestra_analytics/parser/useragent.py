@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from ua_parser import parse
 
+from georchestra_analytics.parser.bounds import MAX_USER_AGENT_CHARS
 from georchestra_analytics.parser.record import UserAgent
 
 _UNKNOWN: UserAgent = {"family": None, "version": None, "os": None, "device": None}
@@ -37,7 +38,7 @@ def parse_user_agent(user_agent: str | None) -> UserAgent:
     """A fresh dict each call (records are mutable); all keys null when there is no user agent."""
     if not user_agent:
         return dict(_UNKNOWN)  # type: ignore[return-value]
-    family, version, os_name, device = _parse(user_agent)
+    family, version, os_name, device = _parse(user_agent[:MAX_USER_AGENT_CHARS])
     return {"family": family, "version": version, "os": os_name, "device": device}
 
 

@@ -41,6 +41,17 @@ def hostile_lines() -> dict[str, list[str]]:
     }
 
 
+# (service, request) each hostile line is stored as.
+EXPECTED = {
+    "request": ("WMS", "other"),
+    "service": ("WMS", "getmap"),
+    "format": ("WFS", "getfeature"),
+    "layer": ("WMS", "getmap"),
+    "workspace": ("WMS", "getmap"),
+    "host": ("WMS", "getmap"),
+}
+
+
 def invoke(*args: str) -> str:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import unquote_plus
 
 from georchestra_analytics.parser.apps import GEOSERVER, ApplicationMap
+from georchestra_analytics.parser.bounds import LAYER_REFUSED_TAG, bound_record
 from georchestra_analytics.parser.classify.layers import resolve_layers, virtual_workspace
 from georchestra_analytics.parser.classify.ogc import classify_kvp, is_kvp, service_of_endpoint
 from georchestra_analytics.parser.classify.outcome import Classification
@@ -97,7 +98,9 @@ class Classifier:
                 found.layer_names = [layer_from_path]
             if default_workspace is not None:
                 found.tags.append("virtual-service")
-        layers, workspaces = resolve_layers(found.layer_names, default_workspace)
+        layers, workspaces, refused = resolve_layers(found.layer_names, default_workspace)
+        if refused:
+            found.tags.append(LAYER_REFUSED_TAG)
 
         agent = parse_user_agent(logged.user_agent)
         if is_robot(agent):
@@ -130,4 +133,5 @@ class Classifier:
             "tags": found.tags,
         }
         self.privacy.apply(record)
+        bound_record(record)
         return record

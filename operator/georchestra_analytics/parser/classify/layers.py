@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from georchestra_analytics.parser.bounds import MAX_LAYERS, OVERFLOW_LAYER, plausible_layer, plausible_workspace
+
 # Path segments after `/geoserver/{ws}/` that make `{ws}` a virtual-service workspace.
 _VIRTUAL_SERVICE_ENDPOINTS = frozenset({"ows", "wms", "wfs", "wcs", "wmts", "wps", "gwc", "ogc"})
 # Segments that follow /geoserver/ directly and are never workspaces.
@@ -63,10 +65,15 @@ def virtual_workspace(segments: list[str], geoserver_index: int) -> tuple[str | 
     return None, None
 
 
-def resolve_layers(names: list[str], default_workspace: str | None) -> tuple[list[str], list[str]]:
-    """(layers as `ws:name` or `name`, workspaces in order of first appearance, deduplicated)."""
-    layers: list[str] = []
-    workspaces: list[str] = []
+def resolve_layers(names: list[str], default_workspace: str | None) -> tuple[list[str], list[str], bool]:
+    """(layers as `ws:name` or `name`, workspaces in order of first appearance, deduplicated; whether a name
+    was refused as implausible). Linear in the number of names; at most MAX_LAYERS layers are kept, the rest
+    counted as one OVERFLOW_LAYER entry."""
+    layers: dict[str, None] = {}  # an ordered set: a membership test per name, not a scan
+    workspaces: dict[str, None] = {}
+    refused = overflow = False
+    if default_workspace is not None and not plausible_workspace(default_workspace):
+        default_workspace, refused = None, True
     for raw in names:
         workspace, sep, name = raw.partition(":")
         if not sep:
@@ -75,14 +82,21 @@ def resolve_layers(names: list[str], default_workspace: str | None) -> tuple[lis
             continue
         if not workspace:
             workspace = default_workspace or ""
-        if workspace and workspace.lower() != "geoserver":
-            layer = f"{workspace}:{name}"
-            if workspace not in workspaces:
-                workspaces.append(workspace)
-        else:
-            layer = name
-        if layer not in layers:
-            layers.append(layer)
+        prefixed = bool(workspace) and workspace.lower() != "geoserver"
+        layer = f"{workspace}:{name}" if prefixed else name
+        if layer in layers:
+            continue
+        if not plausible_layer(layer):
+            refused = True
+            continue
+        if len(layers) == MAX_LAYERS:
+            overflow = True
+            break
+        layers[layer] = None
+        if prefixed:
+            workspaces[workspace] = None
+    if overflow:
+        layers[OVERFLOW_LAYER] = None
     if default_workspace and not workspaces:
-        workspaces.append(default_workspace)
-    return layers, workspaces
+        workspaces[default_workspace] = None
+    return list(layers), list(workspaces), refused

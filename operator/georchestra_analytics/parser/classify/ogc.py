@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from georchestra_analytics.parser.bounds import OTHER
 from georchestra_analytics.parser.classify.layers import split_layer_list, wcs_coverage_name
 from georchestra_analytics.parser.classify.outcome import Classification
 
@@ -81,16 +82,17 @@ def _wfs_download(params: dict[str, str]) -> tuple[bool, str | None]:
 
 def classify_kvp(params: dict[str, str], segments: list[str]) -> Classification:
     result = Classification()
-    service = params.get("service", "").strip().upper() or None
+    named = params.get("service", "").strip().upper() or None
     request = params.get("request", "").strip().lower() or None
-    if service not in KNOWN_SERVICES:
-        service = None
+    service = named if named in KNOWN_SERVICES else None
     if service is None:
         service = service_of_endpoint(segments)
         if service is None and len(segments) >= 2 and segments[-2].lower() == "service":
             service = ENDPOINT_SERVICES.get(segments[-1].lower())  # /gwc/service/wmts
     if service is None and request is not None:
         service = REQUEST_SERVICES.get(request)
+    if service is None and named is not None:
+        service = OTHER  # a SERVICE nothing else confirms: recorded as such, the raw value stays in the query
     result.service = service
     result.request = request
     if service is None or request is None:
