@@ -134,6 +134,8 @@ INVALID = [
     ({**MANAGED, "parser": {"schedule": "every five minutes"}}, "parser.schedule must be a cron expression"),
     ({**MANAGED, "collector": {"buffer": {"type": "disk", "maxSize": DISK_BUFFER_MIN_BYTES - 1}}}, "268435488"),
     ({**MANAGED, "collector": {"acceptedScopes": ["s"] * 65}}, "must have at most 64 items"),
+    ({**MANAGED, "collector": {"syslog": {"port": 5140}}}, "collector.syslog.delivery must be atMostOnce"),
+    ({**MANAGED, "collector": {"syslog": {"delivery": "atLeastOnce"}}}, 'Unsupported value: "atLeastOnce"'),
     (
         {**MANAGED, "superset": {"url": "http://s", "credentialsSecret": {"name": "s"}, "databaseName": "x" * 251}},
         "may not be more than 250",
