@@ -1,6 +1,9 @@
 # The one image of georchestra-analytics: the operator and every Job (db-migrate, parse, superset-sync) run it.
-# Build: docker build -t ghcr.io/georchestra/analytics:$(version) .
+# Build: docker build --build-arg VERSION=$(version) -t ghcr.io/georchestra/analytics:$(version) .
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+# The release version (tools/release-version; .github/workflows/release.yml passes it): the image's version label.
+# A local build without it says "unknown" rather than a version it was not checked to be.
+ARG VERSION=unknown
 
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
@@ -10,10 +13,16 @@ COPY operator/ operator/
 COPY vector/ vector/
 COPY timescale/ timescale/
 COPY superset/ superset/
-RUN python -m build --wheel --no-isolation --outdir /dist .
+ARG VERSION
+RUN python -m build --wheel --no-isolation --outdir /dist . \
+ && if [ "$VERSION" != unknown ] && [ ! -f "/dist/georchestra_analytics-$VERSION-py3-none-any.whl" ]; then \
+      echo "VERSION=$VERSION is not pyproject.toml's version: built $(ls /dist)" >&2; exit 1; \
+    fi
 
 FROM ${PYTHON_IMAGE}
+ARG VERSION
 LABEL org.opencontainers.image.title="georchestra-analytics" \
+      org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.description="Usage analytics for geOrchestra: operator, parse job, migrations, Superset sync" \
       org.opencontainers.image.source="https://github.com/georchestra/analytics" \
       org.opencontainers.image.licenses="GPL-3.0-or-later"

@@ -17,7 +17,7 @@ pytest_plugins = [
     "tests.support.vector_binary",
 ]
 
-TIERS = ("unit", "db", "timescale", "k8s", "helm", "vector", "superset", "ansible", "e2e")
+TIERS = ("unit", "db", "timescale", "k8s", "helm", "vector", "superset", "ansible", "e2e", "release")
 TESTS_DIR = Path(__file__).parent
 
 
