@@ -207,9 +207,11 @@ class RunningCollector:
         for line in text.splitlines():
             if not line or line.startswith("#"):
                 continue
-            name, _, value = line.rpartition(" ")
-            with contextlib.suppress(ValueError):
-                values[name] = float(value)
+            # `name{labels} value [timestamp_ms]`: Vector writes the timestamp, and label values may hold spaces.
+            end = line.rfind("}") + 1 or line.find(" ")
+            fields = line[end:].split()
+            with contextlib.suppress(ValueError, IndexError):
+                values[line[:end].strip()] = float(fields[0])
         return values
 
     def metric(self, name: str, **labels: str) -> float:
