@@ -226,6 +226,35 @@ def test_dockerfile_labels_the_image_with_its_version_argument() -> None:
     assert labels["org.opencontainers.image.source"] == "https://github.com/georchestra/analytics"
 
 
+def _build_stage_version_check() -> str:
+    """The shell check that follows the wheel build in the Dockerfile's build stage, continuation lines joined."""
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    (build,) = [line for line in dockerfile.splitlines() if line.startswith("RUN python -m build ")]
+    _, _, check = build.partition(" && ")
+    assert check.startswith("if "), build
+    return check
+
+
+@pytest.mark.parametrize(
+    ("given", "built", "accepted"),
+    [("unknown", "0.1.0", True), ("0.1.0", "0.1.0", True), ("0.2.0", "0.1.0", False)],
+)
+def test_image_build_refuses_a_version_argument_the_wheel_does_not_have(
+    given: str, built: str, accepted: bool, tmp_path: Path
+) -> None:
+    """No container engine here: the build stage's check runs in sh over a folder standing for its /dist."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / f"georchestra_analytics-{built}-py3-none-any.whl").touch()
+    script = _build_stage_version_check().replace("/dist", str(dist))
+    result = subprocess.run(
+        ["sh", "-c", script], env={"VERSION": given, "PATH": os.environ["PATH"]}, capture_output=True, text=True
+    )
+    assert (result.returncode == 0) is accepted, result.stderr
+    if not accepted:
+        assert f"VERSION={given} is not pyproject.toml's version: built georchestra_analytics-{built}" in result.stderr
+
+
 def test_release_workflow_builds_both_platforms_passing_exactly_that_argument() -> None:
     release = load_workflow("release.yml")
     (build,) = steps_using(release, "docker/build-push-action")
