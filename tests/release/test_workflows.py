@@ -60,10 +60,19 @@ def test_actionlint_checks_the_inputs_of_each_action_at_its_major_version(action
     assert result.returncode != 0 and 'input "if-no-file-found" is not defined' in result.stdout, result.stdout
 
 
-def test_shellcheck_checks_the_run_scripts() -> None:
-    """Without shellcheck on PATH actionlint silently skips the `run:` scripts (tools/ensure-system-packages)."""
+def test_shellcheck_checks_the_run_scripts(actionlint: Path, tmp_path: Path) -> None:
+    """Without shellcheck on PATH actionlint silently skips the `run:` scripts (tools/ensure-system-packages
+    installs it): here a script with an unquoted variable must be reported."""
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not on PATH: actionlint cannot check the run: scripts (apt-get install shellcheck)")
+    workflow = tmp_path / ".github" / "workflows" / "probe.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(
+        "on: push\npermissions: {}\njobs:\n  probe:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: ls $HOME/*\n",
+        encoding="utf-8",
+    )
+    result = _actionlint(actionlint, [workflow], tmp_path)
+    assert result.returncode != 0 and "SC2086" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda path: path.name)
