@@ -30,7 +30,7 @@ import pytest
 import yaml
 from tests.support.ansible_role import ROLE_DIR, ansible_tool
 from tests.support.components import skip_or_fail
-from tests.support.helm_chart import documents, find, scenarios, template
+from tests.support.helm_chart import Scenario, documents, find, scenarios, template
 from tests.support.vector import COLLECTOR_SCENARIOS, HOSTILE_VALUES, hostile_settings, stack_document
 from tests.support.vector_binary import VectorBinary
 
@@ -144,7 +144,10 @@ def _validate(vector: VectorBinary, config: Path, env: dict[str, str], *flags: s
     validation = Validation(
         " ".join(["vector validate", *flags]), result.returncode, result.stdout, result.stderr, seconds
     )
-    print(f"{validation.command} {config.name}: {seconds:.3f} s")  # kept in the report with -rA
+    # Kept in the report with -rA: how long Vector took, and what it warned about.
+    print(f"{validation.command} {config.name}: exit {result.returncode} in {seconds:.3f} s")
+    for warning in sorted(validation.warnings) + validation.logged:
+        print(f"  warning: {warning}")
     return validation
 
 
@@ -265,7 +268,7 @@ def test_helm_chart_stack(
     vector_bin: VectorBinary,
     missing_vrl_functions: frozenset[str],
     helm_binary: Path,
-    scenario: Any,
+    scenario: Scenario,
     tmp_path: Path,
 ) -> None:
     # The AnalyticsStack the chart creates from `stack.*`, as the real helm renders it.
