@@ -11,8 +11,10 @@ import click
 import psycopg
 
 from georchestra_analytics.db.buffer import insert_buffer_rows
+from georchestra_analytics.db.writer import write_rejects
+from georchestra_analytics.parser.ids import stable_id
 from georchestra_analytics.parser.ingest import buffer_rows, detect_format
-from georchestra_analytics.parser.inputs import read_lines, source_name
+from georchestra_analytics.parser.inputs import LineReader, source_name
 from georchestra_analytics.stack import InvalidStackError, load_stack
 
 EXIT_FAILURE = 1  # a system fault (the shared meaning of georchestra_analytics.cli.EXIT_FAILURE)
@@ -31,19 +33,31 @@ def _schema(stack_file: str | None, schema: str | None) -> str:
         raise click.UsageError(str(error)) from error
 
 
-def _ingest_file(conn: psycopg.Connection[object], schema: str, name: str, input_format: str) -> int:
-    lines = read_lines(name)
+def _ingest_file(conn: psycopg.Connection[object], schema: str, name: str, input_format: str) -> tuple[int, int]:
+    """(rows into the buffer, rejects kept directly: a file that breaks off)."""
+    reader = LineReader(name)
+    lines = iter(reader)
     first = next(lines, None)
-    if first is None:
-        return 0
-    chosen = detect_format(first) if input_format == "auto" else input_format
-    rows = buffer_rows(chain([first], lines), source_name(name), chosen)
     count = 0
-    while chunk := list(islice(rows, _ROWS_PER_TRANSACTION)):
-        # One transaction per chunk: an interrupted ingest can simply be run again (ids make it harmless).
-        with conn.transaction():
-            count += insert_buffer_rows(conn, schema, chunk)
-    return count
+    if first is not None:
+        chosen = detect_format(first) if input_format == "auto" else input_format
+        rows = buffer_rows(chain([first], lines), source_name(name), chosen)
+        while chunk := list(islice(rows, _ROWS_PER_TRANSACTION)):
+            # One transaction per chunk: an interrupted ingest can simply be run again (ids make it harmless).
+            with conn.transaction():
+                count += insert_buffer_rows(conn, schema, chunk)
+    if reader.problem is None:
+        return count, 0
+    log.warning("%s: %s after %d lines; the lines before it are loaded", name, reader.problem, reader.lines)
+    source = source_name(name)
+    raw = {"file": source, "lines_read": reader.lines}
+    reject = {
+        "reason": reader.problem,
+        "raw": raw,
+        "id": stable_id("reject", "unreadable input", source, str(reader.lines)),
+    }
+    with conn.transaction():
+        return count, write_rejects(conn, schema, [reject])
 
 
 @click.command("ingest")
@@ -77,11 +91,13 @@ def command(
         raise click.UsageError("no database: give --dsn or set ANALYTICS_DSN")
     target = _schema(stack_file, schema)
     counts: dict[str, int] = {}
+    rejected = 0
     try:
         with psycopg.connect(dsn, autocommit=True, application_name="georchestra-analytics ingest") as conn:
             for name in files:
                 try:
-                    counts[name] = _ingest_file(conn, target, name, input_format)
+                    counts[name], kept = _ingest_file(conn, target, name, input_format)
+                    rejected += kept
                 except OSError as error:
                     raise click.UsageError(f"cannot read {name}: {error.strerror or error}") from error
                 log.info("%s: %d rows into %s.otel_buffer", name, counts[name], target)
@@ -89,6 +105,9 @@ def command(
         log.error("database unreachable: %s", str(error).strip())
         sys.exit(EXIT_FAILURE)
     if as_json:
-        click.echo(json.dumps({"files": counts, "rows": sum(counts.values())}))
+        click.echo(json.dumps({"files": counts, "rows": sum(counts.values()), "rejected": rejected}))
     else:
-        click.echo(f"{sum(counts.values())} rows from {len(counts)} files into {target}.otel_buffer")
+        click.echo(
+            f"{sum(counts.values())} rows from {len(counts)} files into {target}.otel_buffer"
+            + (f", {rejected} unreadable inputs kept in {target}.rejected_logs" if rejected else "")
+        )

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from georchestra_analytics.parser.dryrun import dry_run
-from georchestra_analytics.parser.inputs import read_lines, source_name
+from georchestra_analytics.parser.inputs import LineReader, source_name
 from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.settings import ParserSettings, SettingsError
 from georchestra_analytics.stack import InvalidStackError, load_stack
@@ -32,7 +32,11 @@ def load_settings(stack_file: str | None) -> ParserSettings:
 def _dry_run(settings: ParserSettings, input_format: str, file: str, source: str | None) -> None:
     try:
         pipeline = Pipeline(settings)
-        counts = dry_run(pipeline, read_lines(file), input_format, source or source_name(file), sys.stdout)
+        reader = LineReader(file)
+        counts = dry_run(pipeline, reader, input_format, source or source_name(file), sys.stdout)
+        if reader.problem is not None:  # the file broke off: a reject, as `ingest` keeps it
+            counts[reader.problem] += 1
+            click.echo(json.dumps({"rejected": reader.problem}))
     except SettingsError as error:
         raise click.UsageError(str(error)) from error
     except OSError as error:

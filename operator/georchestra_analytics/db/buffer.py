@@ -20,6 +20,7 @@ BUFFER_COLUMNS: tuple[str, ...] = (
     "severity_text", "severity_number", "flags", "dropped_attributes_count", "source_type",
 )  # fmt: skip
 _JSON_COLUMNS = frozenset({"attributes", "resources", "scope"})
+_TIME_COLUMNS = ("timestamp", "observed_timestamp")
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,41 @@ def claim_batch(conn: psycopg.Connection[Any], schema: str, limit: int) -> list[
     """Lock up to `limit` rows no other transaction holds, and return them with their ctid."""
     if limit < 1:
         raise ValueError(f"batch limit must be positive, got {limit}")
-    query = sql.SQL("SELECT ctid::text, {columns} FROM {table} LIMIT {limit} FOR UPDATE SKIP LOCKED").format(
-        columns=sql.SQL(", ").join(sql.Identifier(column) for column in BUFFER_COLUMNS),
+    query = sql.SQL(
+        "SELECT ctid::text, {columns}, {unreadable} FROM {table} LIMIT {limit} FOR UPDATE SKIP LOCKED"
+    ).format(
+        columns=sql.SQL(", ").join(_readable(column) for column in BUFFER_COLUMNS),
+        unreadable=sql.SQL(", ").join(_out_of_range(column) for column in _TIME_COLUMNS),
         table=_table(schema),
         limit=sql.Literal(limit),
     )
+    width = len(BUFFER_COLUMNS) + 1
+    claimed = []
     with conn.cursor() as cursor:
         cursor.execute(query)
-        return [ClaimedRow(ctid=row[0], row=dict(zip(BUFFER_COLUMNS, row[1:], strict=True))) for row in cursor]
+        for row in cursor:
+            values = dict(zip(BUFFER_COLUMNS, row[1:width], strict=True))
+            for column, text in zip(_TIME_COLUMNS, row[width:], strict=True):
+                if text is not None:
+                    values[column] = text  # not a timestamp Python can hold: the parser rejects it
+            claimed.append(ClaimedRow(ctid=row[0], row=values))
+    return claimed
+
+
+# Timestamps PostgreSQL takes and Python's datetime cannot hold (outside years 1-9999) would fail the whole
+# claim when psycopg reads them: they are read as NULL, and their text beside them.
+_IN_RANGE = "{name} >= '0001-01-02 00:00:00+00' AND {name} < '9999-12-31 00:00:00+00'"
+
+
+def _readable(column: str) -> sql.Composable:
+    name = sql.Identifier(column)
+    if column not in _TIME_COLUMNS:
+        return name
+    return sql.SQL("CASE WHEN " + _IN_RANGE + " THEN {name} END").format(name=name)
+
+
+def _out_of_range(column: str) -> sql.Composable:
+    return sql.SQL("CASE WHEN NOT (" + _IN_RANGE + ") THEN {name}::text END").format(name=sql.Identifier(column))
 
 
 def delete_claimed(conn: psycopg.Connection[Any], schema: str, ctids: Sequence[str]) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import psycopg
 
+from georchestra_analytics.db.writer import InvalidRecord
+
 # SQLSTATE classes about the values written, never about the server: data exceptions (22), integrity
 # violations (23) and program limits such as an index row too large (54).
 _VALUE_CLASSES = frozenset({"22", "23", "54"})
@@ -30,8 +32,8 @@ def sqlstate_class(error: BaseException) -> str | None:
 def is_value_error(error: BaseException) -> bool:
     """True when the error is about the values of what was written (a record can cause it), so writing the
     records apart finds the culprit; False for a fault of the connection or the server."""
-    if isinstance(error, UnicodeError):
-        return True  # text psycopg cannot encode for the server: one value, not the connection
+    if isinstance(error, UnicodeError | InvalidRecord):
+        return True  # a value psycopg cannot send, or the writer's own check: one record, not the connection
     return isinstance(error, psycopg.Error) and sqlstate_class(error) in _VALUE_CLASSES
 
 

@@ -46,6 +46,7 @@ class Reject:
     reason: str
     raw: Any  # the input as received (JSON-serialisable)
     source: str | None = None
+    id: str | None = None  # what was rejected, so that a replay keeps it once; None: always kept
 
 
 def record_problem(record: Mapping[str, Any]) -> str | None:
@@ -203,20 +204,52 @@ def write_records(
     return inserted
 
 
+REJECTS_STAGING = "staging_rejected_logs"
+
+
+def storable_json(raw: Any) -> str:
+    """`raw` as jsonb text PostgreSQL accepts: what is not JSON as its text, lone surrogates replaced, no
+    `\\u0000` (jsonb refuses both); nesting is already bounded by the reader."""
+    text = json.dumps(raw, default=str, ensure_ascii=False)
+    if "\\u0000" in text:
+        text = text.replace("\\u0000", "\\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def write_rejects(conn: psycopg.Connection[Any], schema: str, rejects: Iterable[Reject | Mapping[str, Any]]) -> int:
-    """Keep what could not be used, with its reason. Returns how many were written."""
-    query = sql.SQL("COPY {} (reason, raw, source) FROM STDIN").format(sql.Identifier(schema, "rejected_logs"))
-    count = 0
-    with conn.cursor() as cursor, cursor.copy(query) as copy:
-        for reject in rejects:
-            if isinstance(reject, Reject):
-                reason, raw, source = reject.reason, reject.raw, reject.source
-            else:
-                reason, raw, source = reject["reason"], reject.get("raw"), reject.get("source")
-            if not reason:
-                raise ValueError("a reject needs a reason")
-            # Anything not JSON-serialisable is kept as its text rather than lost.
-            raw_value = Jsonb(json.loads(json.dumps(raw, default=str))) if raw is not None else None
-            copy.write_row([reason, raw_value, source])
-            count += 1
-    return count
+    """Keep what could not be used, with its reason; a reject whose id is already stored is skipped (a replay
+    or a re-ingest). Returns how many were new."""
+    with conn.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS {} (id text, reason text, raw jsonb, source text)"
+                " ON COMMIT DELETE ROWS"
+            ).format(sql.Identifier(REJECTS_STAGING))
+        )
+        cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(REJECTS_STAGING)))
+        query = sql.SQL("COPY {} (id, reason, raw, source) FROM STDIN").format(sql.Identifier(REJECTS_STAGING))
+        count = 0
+        with cursor.copy(query) as copy:
+            for reject in rejects:
+                if isinstance(reject, Reject):
+                    reason, raw, source, reject_id = reject.reason, reject.raw, reject.source, reject.id
+                else:
+                    reason, raw, source = reject["reason"], reject.get("raw"), reject.get("source")
+                    reject_id = reject.get("id")
+                if not reason:
+                    raise ValueError("a reject needs a reason")
+                copy.write_row([reject_id, reason, None if raw is None else storable_json(raw), source])
+                count += 1
+        if count == 0:
+            return 0
+        # One row per id within the batch too (the same line twice in one batch is one reject).
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO {target} (id, reason, raw, source)"
+                " SELECT id, reason, raw, source FROM {staging} WHERE id IS NULL"
+                " UNION ALL"
+                " SELECT DISTINCT ON (id) id, reason, raw, source FROM {staging} WHERE id IS NOT NULL"
+                " ON CONFLICT DO NOTHING"  # no conflict target: that would need SELECT, the parser has none
+            ).format(target=sql.Identifier(schema, "rejected_logs"), staging=sql.Identifier(REJECTS_STAGING))
+        )
+        return cursor.rowcount

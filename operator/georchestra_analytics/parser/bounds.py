@@ -41,6 +41,9 @@ MAX_CHARS: dict[str, int] = {
     "referrer": 1024,
     "client_ip": 64,
 }
+# An input longer than this is refused whole (a text line; a Gateway request URL): no real request is, and
+# every later step stays cheap.
+MAX_LINE_CHARS = 65_536
 MAX_LAYER_CHARS = 200  # the whole `workspace:name`
 MAX_WORKSPACE_CHARS = 64
 MAX_ROLES, MAX_ROLE_CHARS = 32, 64

@@ -18,6 +18,9 @@ def _otel_results(pipeline: Pipeline, lines: Iterable[str]) -> Iterator[AccessRe
     for line in lines:
         try:
             row: Any = jsonfast.loads(line)
+        except jsonfast.TooDeep as error:
+            yield Reject(str(error), {"message": line})
+            continue
         except ValueError:
             yield Reject("invalid JSON", {"message": line})
             continue

@@ -4,6 +4,9 @@ so a replay or a re-ingest produces the same id and `UNIQUE (ts, id)` absorbs it
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
 
 # 128 bits: collisions among billions of records stay negligible, and the text stays short for the index.
 _DIGEST_BYTES = 16
@@ -22,3 +25,13 @@ def line_id(source: str, line: str, occurrence: int) -> str:
     """Id of a text log line: its source (file name), its content, and how many identical lines came before
     it in that source (two identical lines in one file are two requests)."""
     return stable_id("line", source, line, str(occurrence))
+
+
+def reject_id(raw: Mapping[str, Any], uid_attribute: str) -> str:
+    """Id of a reject, from what was rejected: the line's id when `ingest` gave it one (the same line
+    rejected again is the same reject), else a digest of the whole input."""
+    attributes = raw.get("attributes")
+    uid = attributes.get(uid_attribute) if isinstance(attributes, dict) else None
+    if isinstance(uid, str) and uid:
+        return stable_id("reject", uid)
+    return stable_id("reject", json.dumps(raw, sort_keys=True, default=str, ensure_ascii=False))

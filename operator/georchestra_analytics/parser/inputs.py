@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import io
 import sys
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,10 +38,27 @@ def decode_line(data: bytes) -> str:
     return text.rstrip("\r\n")
 
 
+class LineReader:
+    """The lines of a file; a compressed stream that breaks off (a truncated or corrupt `.gz`) ends the lines
+    read so far instead of raising, and `problem` says what happened: the caller keeps it as a reject."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.problem: str | None = None
+        self.lines = 0
+
+    def __iter__(self) -> Iterator[str]:
+        with open_log(self.name) as stream:
+            try:
+                for data in stream:
+                    self.lines += 1
+                    yield decode_line(data)
+            except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+                self.problem = f"unreadable input: truncated or corrupt compressed file ({type(error).__name__})"
+
+
 def read_lines(name: str) -> Iterator[str]:
-    with open_log(name) as stream:
-        for data in stream:
-            yield decode_line(data)
+    yield from LineReader(name)
 
 
 def source_name(name: str) -> str:

@@ -28,11 +28,13 @@ from georchestra_analytics.db.faults import describe_fault
 from georchestra_analytics.db.isolate import write_isolating
 from georchestra_analytics.db.refresh import refresh_aggregates
 from georchestra_analytics.db.schema_info import SchemaInfo, SchemaNotMigrated, read_schema_info
-from georchestra_analytics.db.writer import record_problem, write_rejects
+from georchestra_analytics.db.writer import write_rejects
 from georchestra_analytics.parser import jsonfast
+from georchestra_analytics.parser.ids import reject_id
 from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.record import AccessRecord, Reject
 from georchestra_analytics.parser.settings import ParserSettings
+from georchestra_analytics.parser.sources.otel import RECORD_UID_ATTRIBUTE
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +134,8 @@ class RunSummary:
         )
 
 
-def _reject_row(reject: Reject) -> dict[str, Any]:
-    return {"reason": reject.reason, "raw": reject.raw, "source": reject.source}
+def _reject_row(reason: str, raw: dict[str, Any], source: str | None) -> dict[str, Any]:
+    return {"reason": reason, "raw": raw, "source": source, "id": reject_id(raw, RECORD_UID_ATTRIBUTE)}
 
 
 class ParseJob:
@@ -158,7 +160,7 @@ class ParseJob:
             result = parse_row(item.row)
             if isinstance(result, Reject):
                 reasons[result.reason] += 1
-                rejects.append(_reject_row(result))
+                rejects.append(_reject_row(result.reason, result.raw, result.source))
             else:
                 records.append(result)
                 origins.append(item)
@@ -173,21 +175,13 @@ class ParseJob:
     ) -> tuple[int, list[AccessRecord]]:
         """Write the records the database takes; the others become rejects with the reason. Returns (new
         records, the records stored or already there)."""
-        storable: list[AccessRecord] = []
-        kept_origins: list[ClaimedRow] = []
-        for record, origin in zip(records, origins, strict=True):
-            problem = record_problem(record)  # checked here too: a bug in the bounds is one reject, not a batch
-            if problem is None:
-                storable.append(record)
-                kept_origins.append(origin)
-            else:
-                self._refuse(origin, record, problem.split(":", 1)[0], rejects, reasons)
-        outcome = write_isolating(self.conn, self.settings.schema, storable, self.info)
+        # The pipeline already refused what record_problem finds: what remains is what only the database knows.
+        outcome = write_isolating(self.conn, self.settings.schema, records, self.info)
         if outcome.refused:
             log.warning("the database refused %d records of a batch; kept as rejects", len(outcome.refused))
             for position, reason in sorted(outcome.refused.items()):
-                self._refuse(kept_origins[position], storable[position], reason, rejects, reasons)
-        kept = [record for position, record in enumerate(storable) if position not in outcome.refused]
+                self._refuse(origins[position], records[position], reason, rejects, reasons)
+        kept = [record for position, record in enumerate(records) if position not in outcome.refused]
         return outcome.written, kept
 
     @staticmethod
@@ -196,7 +190,7 @@ class ParseJob:
     ) -> None:
         reason = "unstorable record: " + why
         reasons[reason] += 1
-        rejects.append({"reason": reason, "raw": Pipeline.raw_of(origin.row), "source": record.get("source")})
+        rejects.append(_reject_row(reason, Pipeline.raw_of(origin.row), record.get("source")))
 
     def run_batch(self, before_commit: BeforeCommit | None = None) -> BatchResult:
         result = BatchResult()
@@ -270,7 +264,7 @@ def _lane_limits(max_batches: int, connections: int) -> list[int]:
 
 def _run_lane(dsn: str, settings: ParserSettings, before_commit: BeforeCommit | None, max_batches: int) -> RunSummary:
     with psycopg.connect(dsn, autocommit=True, application_name="georchestra-analytics parse") as conn:
-        set_json_loads(jsonfast.loads, conn)  # the buffer's three jsonb columns are decoded on every row
+        set_json_loads(jsonfast.loads_column, conn)  # the buffer's three jsonb columns, decoded on every row
         return ParseJob(conn, settings).run(before_commit, max_batches)
 
 

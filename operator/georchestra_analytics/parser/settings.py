@@ -6,14 +6,18 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from georchestra_analytics.stack import AnalyticsStack
+from georchestra_analytics.stack import AnalyticsStack, duration_hours
 from georchestra_analytics.stack.parsing import DEFAULT_APPLICATIONS as STACK_APPLICATIONS
 
 # Path prefix -> application: the stack's defaults, one list for the CRD, the operator and the parser.
 DEFAULT_APPLICATIONS: dict[str, str] = dict(STACK_APPLICATIONS)
+
+# A stack's parse job takes records up to a day ahead of its clock (a source's clock may be a little off).
+STACK_MAX_FUTURE = timedelta(days=1)
 
 # The Secret named by spec.parser.privacy.pseudonymizationKey reaches the job as this environment variable.
 PSEUDONYM_KEY_ENV = "ANALYTICS_PSEUDONYMIZATION_KEY"
@@ -58,6 +62,10 @@ class ParserSettings:
     connections: int = 2
     applications: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_APPLICATIONS))
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    # Records dated before now - max_age or after now + max_future are rejected: older than the raw retention
+    # they would be deleted at once, and a far-off date would only create partitions or chunks. None: no bound.
+    max_age: timedelta | None = None
+    max_future: timedelta | None = None
 
     def replace(self, **changes: Any) -> ParserSettings:
         return dataclasses.replace(self, **changes)
@@ -66,12 +74,15 @@ class ParserSettings:
     def from_stack(cls, stack: AnalyticsStack) -> ParserSettings:
         spec = stack.spec
         parser = spec.parser
+        raw_hours = duration_hours(spec.retention.raw)
         return cls(
             schema=spec.database.schema_name,
             batch_size=parser.batch_size,
             max_batches=parser.max_batches,
             workers=parser.parallelism,
             applications={route.path_prefix: route.app for route in parser.applications},
+            max_age=None if raw_hours is None else timedelta(hours=raw_hours),
+            max_future=STACK_MAX_FUTURE,
             privacy=PrivacySettings(
                 client_ip=ClientIpPolicy(parser.privacy.client_ip),
                 pseudonymize_users=parser.privacy.pseudonymization_key is not None,

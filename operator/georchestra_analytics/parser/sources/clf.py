@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 
+from georchestra_analytics.parser.bounds import MAX_LINE_CHARS
 from georchestra_analytics.parser.record import Reject
 from georchestra_analytics.parser.request import LoggedRequest
 
@@ -77,6 +78,8 @@ def parse_text_line(line: str, record_id: str, *, format_hint: str | None = None
     text = line.rstrip("\r\n")
     if not text.strip():
         return Reject("empty line", {"message": line})
+    if len(text) > MAX_LINE_CHARS:
+        return Reject("line too long", {"message": line})
     if _BINARY.search(text):
         return Reject("binary data, not a log line", {"message": line})
     match = _LINE.match(text)

@@ -10,7 +10,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from georchestra_analytics.parser import jsonfast
+from georchestra_analytics.parser.bounds import MAX_LINE_CHARS
 from georchestra_analytics.parser.ids import stable_id
+from georchestra_analytics.parser.jsonfast import Unreadable
 from georchestra_analytics.parser.record import Reject
 from georchestra_analytics.parser.request import LoggedRequest
 from georchestra_analytics.parser.sources.clf import parse_text_line
@@ -21,6 +24,7 @@ SECURITY_PROXY_SCOPE = "org.georchestra.security.accesslog"
 RECORD_UID_ATTRIBUTE = "log.record.uid"
 FORMAT_ATTRIBUTE = "log.format"
 
+_JSON_COLUMNS = ("attributes", "resources", "scope")
 _HEADER_PREFIX = "http.request.header."
 _PARAMETER_PREFIX = "http.request.parameter."
 _REQUEST_PREFIXES = (_HEADER_PREFIX, _PARAMETER_PREFIX)
@@ -37,11 +41,19 @@ _MEASUREMENT_ATTRIBUTES = frozenset(
 
 
 def json_safe(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The row as it can be stored in `rejected_logs.raw` (jsonb): timestamps as ISO text."""
-    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in row.items()}
+    """The row as it can be stored in `rejected_logs.raw` (jsonb): timestamps as ISO text, an unreadable
+    column as its reason."""
+    return {
+        key: value.isoformat()
+        if isinstance(value, datetime)
+        else str(value)
+        if isinstance(value, Unreadable)
+        else value
+        for key, value in row.items()
+    }
 
 
-def _timestamp(value: Any) -> datetime | None:
+def read_timestamp(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, str) and value:
@@ -51,8 +63,8 @@ def _timestamp(value: Any) -> datetime | None:
             return None
         return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1e9 if value > 1e14 else float(value)  # OTLP's nanoseconds, or epoch seconds
         try:
+            seconds = value / 1e9 if value > 1e14 else float(value)  # OTLP's nanoseconds, or epoch seconds
             return datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
             return None
@@ -65,7 +77,7 @@ def _as_mapping(value: Any) -> dict[str, Any] | None:
         return value
     if isinstance(value, str) and value.startswith("{"):
         try:
-            decoded = json.loads(value)
+            decoded = jsonfast.loads(value)
         except ValueError:
             return None
         return decoded if isinstance(decoded, dict) else None
@@ -106,6 +118,8 @@ def _gateway(row: Mapping[str, Any], attributes: dict[str, Any], ts: datetime) -
             method, status, url = method or parts[0], status or parts[1], parts[2]
     if not isinstance(url, str) or not url:
         return Reject("gateway log without a request URL", json_safe(row), "gateway")
+    if len(url) > MAX_LINE_CHARS:
+        return Reject("request URL too long", json_safe(row), "gateway")
     headers: dict[str, str] = {}
     params: dict[str, str] | None = None
     for name, value in attributes.items():
@@ -186,6 +200,10 @@ def _text(row: Mapping[str, Any], message: str, attributes: dict[str, Any] | Non
 
 def read_buffer_row(row: Mapping[str, Any]) -> LoggedRequest | Reject:
     """One buffer row (a dict of its columns) to a LoggedRequest, or a Reject with the whole row."""
+    for column in _JSON_COLUMNS:
+        value = row.get(column)
+        if isinstance(value, Unreadable):
+            return Reject(f"unreadable {column}: {value.reason}", json_safe(row))
     scope = _as_mapping(row.get("scope"))
     scope_name = scope.get("name") if scope else None
     attributes = _as_mapping(row.get("attributes"))
@@ -193,7 +211,7 @@ def read_buffer_row(row: Mapping[str, Any]) -> LoggedRequest | Reject:
     if scope_name == GATEWAY_SCOPE:
         if not attributes:
             return Reject("gateway log without attributes", json_safe(row), "gateway")
-        ts = _timestamp(row.get("timestamp")) or _timestamp(row.get("observed_timestamp"))
+        ts = read_timestamp(row.get("timestamp")) or read_timestamp(row.get("observed_timestamp"))
         if ts is None:
             return Reject("missing or bad timestamp", json_safe(row), "gateway")
         return _gateway(row, attributes, ts)
