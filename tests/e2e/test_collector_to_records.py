@@ -1,11 +1,13 @@
-"""The collector's data path end to end, minus the Vector binary (none can be installed here).
+"""The collector's programs at the VRL level: the complement of the real-collector tests.
 
-From one AnalyticsStack: the Vector configuration is rendered; its VRL programs (taken from the rendered file,
-after Vector's environment interpolation) run in the real VRL compiler on the events Vector's sources emit; the
-rows they produce are inserted into the real buffer table exactly as Vector's postgres sink inserts them
-(`INSERT INTO <table> SELECT * FROM jsonb_populate_recordset(NULL::<table>, $1)`, the table name from the rendered
-file, the rows as one jsonb array); then the real parse job runs and the records are looked for in
-access_logs. What Vector itself adds (network, batching, retries, acknowledgements) is not exercised.
+test_real_collector_otlp.py and test_collector_faults.py run the rendered configuration in the real Vector
+binary (network, batching, retries, acknowledgements, buffers). This module pins down what those cannot reach
+one event at a time: from one AnalyticsStack, the Vector configuration is rendered; its VRL programs (taken from
+the rendered file, after Vector's environment interpolation) run in the real VRL compiler on hand-made events,
+hostile values included; the rows they produce are inserted into the real buffer table exactly as Vector's
+postgres sink inserts them (`INSERT INTO <table> SELECT * FROM jsonb_populate_recordset(NULL::<table>, $1)`, the
+table name from the rendered file, the rows as one jsonb array); then the real parse job runs and the records
+are looked for in access_logs.
 """
 
 from __future__ import annotations

@@ -253,10 +253,12 @@ def plan_records(
 
 @dataclass
 class ExportCounts:
-    """What the exporter saw: batches and records handed over, failures, resends, records finally given up."""
+    """What the exporter saw: batches and records handed over, records in successful exports, failed attempts,
+    resends, records finally given up."""
 
     batches: int = 0
     records: int = 0
+    exported: int = 0
     failures: int = 0
     resends: int = 0
     dropped: int = 0
@@ -284,6 +286,8 @@ class ResendingExporter(LogRecordExporter):
                 with self.counts.lock:
                     self.counts.resends += 1
             if self.inner.export(batch) == LogRecordExportResult.SUCCESS:
+                with self.counts.lock:
+                    self.counts.exported += len(batch)
                 return LogRecordExportResult.SUCCESS
             with self.counts.lock:
                 self.counts.failures += 1
@@ -390,6 +394,7 @@ class OtelEmitter:
             with exporter.counts.lock:
                 total.batches += exporter.counts.batches
                 total.records += exporter.counts.records
+                total.exported += exporter.counts.exported
                 total.failures += exporter.counts.failures
                 total.resends += exporter.counts.resends
                 total.dropped += exporter.counts.dropped
