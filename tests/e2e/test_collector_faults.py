@@ -40,8 +40,10 @@ import grpc  # type: ignore[import-untyped]
 import pytest
 from tests.support import buffer_records as br
 from tests.support.collector import RunningCollector, run_collector, wait_for
+from tests.support.components import skip_or_fail
 from tests.support.otel_emitter import ExportCounts, ExporterKind, OtelEmitter, PlannedRecord, plan_records
 from tests.support.pausable_postgres import pausable_postgres
+from tests.support.postgres import PostgresServer
 from tests.support.vector_binary import VectorBinary
 
 from georchestra_analytics.render.vector import render_vector_config
@@ -92,16 +94,20 @@ def _parse_and_check(
     stored = br.stored_records(dsn)
     assert len(stored) == len(kept)
     assert stored.keys() == expected.keys()
+    for record_id, record in expected.items():
+        assert stored[record_id] == record, record_id
     return rows, len(stored), summary.duplicates
 
 
 def test_a_database_outage_loses_nothing_and_replays_count_once(
-    vector_bin: VectorBinary, tmp_path: Path, report: Report
+    vector_bin: VectorBinary, pg_server: PostgresServer, tmp_path: Path, report: Report
 ) -> None:
+    if pg_server.timescaledb_missing:
+        skip_or_fail("timescaledb", pg_server.timescaledb_missing)
     planned = plan_records(seed=1, gateway=1500, security_proxy=500, app=100)
     kept = [record for record in planned if record.accepted]
     stack, document = br.analytics_stack("timescaledb")
-    with pausable_postgres() as postgres:
+    with pausable_postgres(pg_server) as postgres:
         dsn = postgres.create_database(timescaledb=True)
         br.prepare(dsn, stack)
         with run_collector(vector_bin, render_vector_config(stack), dsn, tmp_path / "collector") as collector:
@@ -138,7 +144,7 @@ def test_a_database_outage_loses_nothing_and_replays_count_once(
 
 
 def test_vector_killed_with_a_disk_buffer_loses_nothing(
-    vector_bin: VectorBinary, tmp_path: Path, report: Report
+    vector_bin: VectorBinary, pg_server: PostgresServer, tmp_path: Path, report: Report
 ) -> None:
     planned = plan_records(seed=2, gateway=1500, security_proxy=500, app=100)
     kept = [record for record in planned if record.accepted]
@@ -146,7 +152,7 @@ def test_vector_killed_with_a_disk_buffer_loses_nothing(
     stack, document = br.analytics_stack("postgresql", collector_spec)
     rendered = render_vector_config(stack)
     chunks = _chunks(planned, 20)
-    with pausable_postgres() as postgres:
+    with pausable_postgres(pg_server) as postgres:
         dsn = postgres.create_database()
         br.prepare(dsn, stack)
         with run_collector(vector_bin, rendered, dsn, tmp_path / "collector") as collector:

@@ -1,7 +1,7 @@
 """A PostgreSQL cluster of its own that a test can stop and start again on the same port, data kept.
 
 The session's shared cluster serves every other test and cannot go away; a fault test that takes the database
-down starts this one (same binaries as the session's, so TimescaleDB is there when the session has it).
+down starts this one, from the session cluster's binaries (TimescaleDB included when the session has it).
 `pause` is `pg_ctl stop -m fast` (clients are disconnected, the data directory stays); `resume` starts the same
 data directory on the same port, so a client configured with the old address (Vector's sink) reconnects.
 """
@@ -14,10 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
+import pytest
 from psycopg import sql
 
-from georchestra_analytics.db.embedded import EmbeddedPostgres, find_bindir
-from tests.support.postgres import server_binaries
+from georchestra_analytics.db.embedded import EmbeddedPostgres, EmbeddedPostgresError, find_bindir
+from tests.support.components import skip_or_fail
+from tests.support.postgres import PostgresServer
 
 
 @dataclass
@@ -35,12 +37,16 @@ class PausablePostgres:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         dsn = self.server.dsn_for(name)
         if timescaledb:
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            try:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            except psycopg.Error as error:
+                skip_or_fail("timescaledb", f"timescaledb not available in {self.server.bindir}: {error}")
         return dsn
 
     def pause(self) -> None:
         """Stop the server (fast shutdown: sessions are cut), keeping its files."""
+        # EmbeddedPostgres.stop also deletes the cluster; its _run runs pg_ctl as the cluster's owner.
         self.server._run([str(self.server.bindir / "pg_ctl"), "stop", "-D", str(self.server.datadir), "-m", "fast",
                           "-w"])  # fmt: skip
         self.running = False
@@ -55,12 +61,13 @@ class PausablePostgres:
 
 
 @contextmanager
-def pausable_postgres() -> Iterator[PausablePostgres]:
-    """A dedicated cluster from the session's binaries (with TimescaleDB when ANALYTICS_TIMESCALEDB_TARBALL is set)."""
-    bindir, problem = server_binaries()
-    if problem:
-        raise AssertionError(problem)
-    server = EmbeddedPostgres(bindir=bindir or find_bindir()).start()
+def pausable_postgres(session: PostgresServer) -> Iterator[PausablePostgres]:
+    """A dedicated cluster from the binaries of the session's (or the local ones, with ANALYTICS_TEST_DSN)."""
+    try:
+        bindir = session.embedded.bindir if session.embedded is not None else find_bindir()
+        server = EmbeddedPostgres(bindir=bindir).start()
+    except EmbeddedPostgresError as error:
+        pytest.skip(f"no PostgreSQL server binaries to start a cluster that can be stopped: {error}")
     try:
         yield PausablePostgres(server)
     finally:
