@@ -3,22 +3,24 @@
 The sender is the real OpenTelemetry Python SDK set up as the Java agent runs on the platform: a Batch log record
 processor (queue 2048, export timeout 10 s) and an OTLP exporter, wrapped so that a failed batch is exported
 again under the Java SDK's default retry policy (5 attempts, backoff 1 s x1.5 up to 5 s; ResendingExporter in
-tests/support/otel_emitter.py). The Python exporters retry connection errors and 429/502/503/504 themselves
-within their timeout, never a timeout: an export that times out is a failure, resent whole by the wrapper, even
-though the collector may still write it. The collector is the rendered configuration in the real Vector
+tests/support/otel_emitter.py). The Python exporters retry transient errors themselves (connection refused,
+gRPC UNAVAILABLE, HTTP 429/502/503/504), but only within one export timeout: an export still unanswered at its
+timeout (the collector waiting for the database) fails, and the wrapper resends it whole, although the
+collector keeps and later writes the first copy. The collector is the rendered configuration in the real Vector
 (acknowledgements on, as by default: an OTLP request is answered once its rows are written, or in the disk
 buffer). What each test shows, counted exactly and printed (terminal summary "collector fault counts"):
 
 (a) PostgreSQL stopped for 30 s while records flow, then started again on the same port: every accepted record
     is in the buffer table (at least once: resent batches the collector had kept come twice), and the parse job
-    stores each exactly once (stable ids; the rest are counted as duplicates), the same ids as
-    `parse --dry-run` gives for those rows. Run on the timescaledb flavor only: the buffer table is the same
+    stores each exactly once (stable ids; the rest are counted as duplicates), the same records, ids included,
+    as `parse --dry-run` gives for those rows. Run on the timescaledb flavor only: the buffer table is the same
     plain table in both flavors (a fault of the collector's sink does not depend on it), and a second 30 s
     outage would double the cost of the module.
 (b) Vector killed with SIGKILL mid-stream, with the disk buffer, then started again on the same data directory:
     the kill happens while the database is down, so the records acknowledged to the SDK at that moment exist
-    only in the disk buffer (their number is printed and must be positive); after the restart every accepted
-    record is in the buffer table and the parse job stores each exactly once.
+    only in the disk buffer (their number is printed and must be positive); a batch is being exported at the
+    kill and another is sent while Vector is down. After the restart every accepted record is in the buffer
+    table and the parse job stores each exactly once, as the dry-run does (postgresql flavor).
 (c) A malformed OTLP request (garbage protobuf over HTTP, garbage bytes to the gRPC Export method) gets an
     error answer, Vector keeps running, and a good batch sent after it lands whole.
 Records that were never acknowledged and never resent (a sender that gives up, a full SDK queue) would be lost
