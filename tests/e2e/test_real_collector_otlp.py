@@ -1,10 +1,11 @@
 """The OpenTelemetry path end to end with real components only.
 
-The real OpenTelemetry Python SDK (LoggerProvider, Simple or Batch processor, the OTLP gRPC or HTTP/protobuf
-exporter) sends Gateway-shaped records (MDC attributes with the Gateway's names), security-proxy records (its
-access line as the body) and records of unrelated application loggers; the configuration `render` produces for
-the stack runs in the real Vector binary, relocated to loopback ports (tests/support/collector.py); the buffer
-is a real PostgreSQL or TimescaleDB database migrated by the product. Checked, for each exporter and flavor:
+The real OpenTelemetry Python SDK (LoggerProvider, Simple then Batch processor, the OTLP gRPC or HTTP/protobuf
+exporter, gzip on the timescaledb cases) sends Gateway-shaped records (MDC attributes with the Gateway's names),
+security-proxy records (its access line as the body) and records of unrelated application loggers; the
+configuration `render` produces for the stack runs in the real Vector binary, relocated to loopback ports
+(tests/support/collector.py); the buffer is a real PostgreSQL or TimescaleDB database migrated by the product.
+Checked, for each exporter and flavor:
 - the collector drops exactly the unrelated records and the buffer holds exactly one row per accepted record,
   with the body and attributes the SDK was given;
 - the parse job's records equal, key by key and ids included, what `parse --dry-run` prints for the same
@@ -62,8 +63,8 @@ def test_sdk_records_through_the_real_collector_become_the_dry_run_records(
                 simple.emit([record])
                 assert br.count(dsn) == sum(r.accepted for r in head[:index]), "acknowledged before it was stored"
             simple_counts = simple.counts
-        # The bulk as the Java agent sends it: a Batch processor.
-        with OtelEmitter(endpoint, exporter, "batch") as batch:
+        # The bulk as the Java agent sends it: a Batch processor (gzip-compressed on the timescaledb cases).
+        with OtelEmitter(endpoint, exporter, "batch", gzip=flavor == "timescaledb") as batch:
             batch.emit(bulk)
             assert batch.flush(), "the SDK could not flush its records"
             batch_counts = batch.counts

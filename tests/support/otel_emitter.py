@@ -26,8 +26,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from grpc import Compression as GrpcCompression  # type: ignore[import-untyped]
 from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
+from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadableLogRecord
 from opentelemetry.sdk._logs.export import (
@@ -306,11 +308,15 @@ class ResendingExporter(LogRecordExporter):
         self.inner.shutdown()  # type: ignore[no-untyped-call]
 
 
-def make_exporter(kind: ExporterKind, endpoint: str, timeout: float) -> LogRecordExporter:
+def make_exporter(kind: ExporterKind, endpoint: str, timeout: float, gzip: bool = False) -> LogRecordExporter:
     """The SDK's OTLP exporter; `endpoint` is the collector's `host:port` for that protocol."""
     if kind == "grpc":
-        return GrpcLogExporter(endpoint=endpoint, insecure=True, timeout=timeout)
-    return HttpLogExporter(endpoint=f"http://{endpoint}/v1/logs", timeout=timeout)
+        return GrpcLogExporter(
+            endpoint=endpoint, insecure=True, timeout=timeout, compression=GrpcCompression.Gzip if gzip else None
+        )
+    return HttpLogExporter(
+        endpoint=f"http://{endpoint}/v1/logs", timeout=timeout, compression=HttpCompression.Gzip if gzip else None
+    )
 
 
 class OtelEmitter:
@@ -324,6 +330,7 @@ class OtelEmitter:
         processor: ProcessorKind = "simple",
         *,
         timeout: float = 10.0,
+        gzip: bool = False,
         resend_attempts: int = 1,
         resend_backoff: float = 1.0,
         batch_size: int = 512,
@@ -335,6 +342,7 @@ class OtelEmitter:
         self.exporter_kind = exporter
         self.processor_kind = processor
         self._settings = (timeout, resend_attempts, resend_backoff)
+        self.gzip = gzip
         self._batch = (schedule_delay_millis, batch_size, export_timeout_millis, max_queue_size)
         self._providers: dict[str, LoggerProvider] = {}
         self._exporters: list[ResendingExporter] = []
@@ -343,7 +351,8 @@ class OtelEmitter:
     def _provider(self, service: str) -> LoggerProvider:
         if service not in self._providers:
             timeout, attempts, backoff = self._settings
-            exporter = ResendingExporter(make_exporter(self.exporter_kind, self.endpoint, timeout), attempts, backoff)
+            inner = make_exporter(self.exporter_kind, self.endpoint, timeout, self.gzip)
+            exporter = ResendingExporter(inner, attempts, backoff)
             self._exporters.append(exporter)
             processor: LogRecordProcessor
             if self.processor_kind == "batch":
