@@ -47,6 +47,7 @@ def query_parameters(query: str) -> dict[str, str]:
     params: dict[str, str] = {}
     if not query:
         return params
+    repeated: dict[str, list[str]] = {}
     # Hand-rolled parse_qsl: most names and values need no decoding, and this runs on every record.
     for part in query.split("&"):
         if not part:
@@ -57,7 +58,13 @@ def query_parameters(query: str) -> dict[str, str]:
         if "%" in value or "+" in value:
             value = _decoded(value)
         key = name.lower()
-        params[key] = f"{params[key]},{value}" if key in params else value
+        if key in params:
+            # Joined once at the end: appending to the joined text each time is quadratic in the repeats.
+            repeated.setdefault(key, [params[key]]).append(value)
+        else:
+            params[key] = value
+    for key, values in repeated.items():
+        params[key] = ",".join(values)
     return params
 
 

@@ -11,10 +11,13 @@ from georchestra_analytics.parser.bounds import MAX_LINE_CHARS
 from georchestra_analytics.parser.record import Reject
 from georchestra_analytics.parser.request import LoggedRequest
 
-# One pattern for the three formats. The user field runs up to " [": security-proxy organisation names hold
-# spaces and apostrophes. Quoted fields allow backslash escapes, as nginx writes them.
+# One pattern for the three formats. The user field runs up to the first " [": security-proxy organisation
+# names hold spaces and apostrophes, never "[". It may not run past a "[" and the time is at most 64
+# characters: each field then has one place it can end, and matching stays linear in the line's length (a
+# user field free to end at any later " [" made a line of many " [" quadratic). Quoted fields allow
+# backslash escapes, as nginx writes them.
 _LINE = re.compile(
-    r"(?P<ip>\S+) \S+ (?P<user>.*?) \[(?P<time>[^\]]+)\] "
+    r"(?P<ip>\S+) \S+ (?P<user>[^\[]*?) \[(?P<time>[^\]]{1,64})\] "
     r'"(?P<method>[A-Za-z]+) (?P<url>\S+)(?: [^"]*)?" '
     r"(?P<status>\d{3}) (?P<size>\d+|-)"
     r'(?: "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)")?'
