@@ -53,40 +53,6 @@ START = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 SETTLE_SECONDS = 4.0
 FILE_PATTERNS = ["nginx/access.log*", "security-proxy/access.log*"]
 
-# The rendered text-line program names a file line by the SHA-256 of its file and offset. A Vector built
-# without VRL's hash functions (the test machines' build: `sha2`, `md5`, `sha1`... are undefined in it) refuses
-# the whole configuration. Against such a binary the tests replace that one call by its argument, the same
-# "file and offset" key unhashed, and say so; everything else is the rendered configuration unchanged.
-HASHED_POSITION = 'sha2(position, variant: "SHA-256")'
-_hashing: dict[Path, bool] = {}
-
-
-def vector_has_sha2(vector: VectorBinary, workdir: Path) -> bool:
-    """Whether this Vector build compiles `sha2` (a component check: `validate --no-environment` skips it)."""
-    if vector.path not in _hashing:
-        workdir.mkdir(parents=True, exist_ok=True)
-        probe = workdir / "sha2-probe.yaml"
-        probe.write_text(
-            f"data_dir: {json.dumps(str(workdir))}\n"
-            "sources: {metrics: {type: internal_metrics}}\n"
-            'transforms: {digest: {type: remap, inputs: [metrics], source: \'.d = sha2("x", variant: "SHA-256")\'}}\n'
-            "sinks: {nowhere: {type: blackhole, inputs: [digest]}}\n"
-        )
-        answer = vector.run("validate", str(probe))
-        _hashing[vector.path] = answer.returncode == 0
-        if answer.returncode != 0 and "undefined function" not in answer.stdout + answer.stderr:
-            raise AssertionError(f"vector validate failed on the sha2 probe:\n{answer.stdout}\n{answer.stderr}")
-    return _hashing[vector.path]
-
-
-def runnable(rendered: str, vector: VectorBinary, workdir: Path) -> str:
-    """The rendered configuration, with the one substitution above when this Vector lacks `sha2`."""
-    if vector_has_sha2(vector, workdir):
-        return rendered
-    assert HASHED_POSITION in rendered, "the text-line program changed: check this substitution"
-    print(f"this Vector build has no VRL sha2: file lines are keyed by {HASHED_POSITION[5:13]} unhashed")
-    return rendered.replace(HASHED_POSITION, "position")
-
 
 def text_stack(flavor: str, collector: dict[str, Any]) -> AnalyticsStack:
     document = stack_document({"replicas": 1, **collector})
@@ -265,7 +231,7 @@ def files_collector(
     flavor, dsn = flavor_dsn
     stack = text_stack(flavor, {"files": {"claimName": "logs", "paths": FILE_PATTERNS, "logFormat": "combined"}})
     migrated(dsn, stack)
-    rendered = runnable(render_vector_config(stack), vector_bin, tmp_path / "probe")
+    rendered = render_vector_config(stack)
     with run_collector(vector_bin, rendered, dsn, tmp_path / "collector") as collector:
         yield stack, dsn, collector
 
@@ -441,7 +407,7 @@ def test_syslog_lines_become_the_records_ingest_gives(
     syslog = {"port": 5140, "mode": mode, "logFormat": "combined", "delivery": "atMostOnce"}
     stack = text_stack(flavor, {"syslog": syslog})
     migrated(dsn, stack)
-    rendered = runnable(render_vector_config(stack), vector_bin, tmp_path / "probe")
+    rendered = render_vector_config(stack)
     nginx = nginx_lines(0, 20) + nginx_lines(5, 1)  # the last one again: the same request twice
     proxy = proxy_lines(100, 10)
     sent_at = dt.datetime.now(dt.UTC)

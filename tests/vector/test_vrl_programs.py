@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 import uuid
@@ -178,12 +177,11 @@ def test_security_proxy_line_from_a_file() -> None:
     assert parse_displayed(shaped["timestamp"]) == request_time
     assert parse_displayed(shaped["observed_timestamp"]) == READ_AT
     assert shaped["message"] == SECURITY_PROXY_LINE
-    position = f"{event['file']}\n{event['offset']}".encode()
     assert shaped["attributes"] == {
         "log.format": "security-proxy",
         "log.file.path": event["file"],
         "log.file.name": "access.log",
-        "log.record.uid": hashlib.sha256(position).hexdigest(),
+        "log.record.uid": f"file\n{event['file']}\n{event['offset']}\n{SECURITY_PROXY_LINE}",
     }
     assert shaped["resources"] == {"host.name": "analytics-collector-0"}
     assert shaped["source_type"] == "file"
@@ -239,6 +237,11 @@ def test_identical_lines_are_distinct_records_and_a_reread_line_is_the_same() ->
     path = "/var/log/access/nginx/access.log"
     assert uid(file=path, offset=0) != uid(file=path, offset=231)
     assert uid(file=path, offset=231) == uid(file=path, offset=231)
+    # A rotated file's successor writes at the same offsets: its different line is another record.
+    other_line = NGINX_COMBINED_LINE.replace("GetTile", "GetCapabilities")
+    assert other_line != NGINX_COMBINED_LINE
+    shaped, _ = text_line({"message": other_line, "timestamp": READ_AT, "file": path, "offset": 231})
+    assert shaped["attributes"]["log.record.uid"] != uid(file=path, offset=231)
     assert uid(source_type="syslog") != uid(source_type="syslog")
 
 
