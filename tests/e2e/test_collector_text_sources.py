@@ -358,8 +358,9 @@ def test_a_restart_without_checkpoints_reads_again_and_the_ids_collapse_it(
 
 
 @pytest.mark.xfail(
-    reason="known bug: a collector restarted without its checkpoints reads a rotated file again under its new "
-    "name; a file line's id is its path and offset, so those lines are new records (counted twice)",
+    reason="known limit: a collector that lost its checkpoints (its data volume deleted; the operator keeps them "
+    "on a volume per replica) reads a rotated file again under its new name; a file line is named by its path, "
+    "offset and text, so those lines are new records (counted twice)",
     strict=False,
 )
 @pytest.mark.parametrize("flavor_dsn", ["postgresql"], indirect=True)  # the flavor changes nothing here

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from georchestra_analytics.controller.conditions import ConditionState
-from georchestra_analytics.kube.collector import otlp_endpoints
+from georchestra_analytics.kube.collector import otlp_endpoints, persistent_data
 from georchestra_analytics.kube.database_access import database_access
 from georchestra_analytics.stack.resource import AnalyticsStack
 from georchestra_analytics.stack.status import ConditionType, Phase, Reason
@@ -62,7 +62,7 @@ def collector_condition(stack: AnalyticsStack, workload: Mapping[str, Any] | Non
     kind = ConditionType.COLLECTOR_READY
     wanted = stack.spec.collector.replicas
     ready = _ready_replicas(workload)
-    what = "Vector " + ("StatefulSet" if stack.spec.collector.buffer.type == "disk" else "Deployment")
+    what = "Vector " + ("StatefulSet" if persistent_data(stack) else "Deployment")
     if workload is None:
         return ConditionState(kind, "False", Reason.COLLECTOR_UNAVAILABLE, f"{what} not created yet")
     if ready >= wanted:

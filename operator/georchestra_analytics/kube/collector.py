@@ -1,5 +1,5 @@
-"""The collector's children: Vector config, Deployment (or StatefulSet with a disk buffer), Service,
-NetworkPolicy."""
+"""The collector's children: Vector config, Deployment (or StatefulSet when its data directory must outlive the
+pod: a disk buffer, or the file source's checkpoints), Service, NetworkPolicy."""
 
 from __future__ import annotations
 
@@ -41,6 +41,16 @@ FILES_DIR = ACCESS_LOG_FILES_MOUNT
 NONROOT_UID = 65532
 # The volume is sized a quarter above the buffer's max_size: Vector's files overshoot it slightly.
 DISK_HEADROOM = 1.25
+# With a memory buffer the data directory holds only the file source's checkpoints: a few bytes per file.
+CHECKPOINT_VOLUME_SIZE = "1Gi"
+
+
+def persistent_data(stack: AnalyticsStack) -> bool:
+    """Whether Vector's data directory must survive a pod restart. A disk buffer lives there; so do the file
+    source's checkpoints, without which a restarted collector reads every file again from the start, and a
+    rotated file under its new name is new lines (counted twice, tests/e2e/test_collector_text_sources.py)."""
+    spec = stack.spec.collector
+    return spec.buffer.type == "disk" or spec.files is not None
 
 
 def collector_configmap(stack: AnalyticsStack, vector_config: str) -> dict[str, Any]:
@@ -79,7 +89,7 @@ def _pod_template(stack: AnalyticsStack, vector_config: str, secret_checksums: M
         {"name": "config", "configMap": {"name": collector_config_name(stack)}},
         tmp,
     ]
-    if spec.buffer.type == "memory":
+    if not persistent_data(stack):
         volumes.append({"name": "data", "emptyDir": {"sizeLimit": "1Gi"}})
     if spec.files is not None:
         volumes.append(
@@ -140,7 +150,7 @@ def _pod_template(stack: AnalyticsStack, vector_config: str, secret_checksums: M
 def collector_workload(
     stack: AnalyticsStack, vector_config: str, secret_checksums: Mapping[str, str]
 ) -> dict[str, Any]:
-    """A Deployment with a memory buffer; a StatefulSet with one volume per replica for a disk buffer."""
+    """A Deployment; a StatefulSet with one data volume per replica when the data must persist (persistent_data)."""
     spec = stack.spec.collector
     template = _pod_template(stack, vector_config, secret_checksums)
     workload_spec: dict[str, Any] = {
@@ -148,14 +158,15 @@ def collector_workload(
         "selector": {"matchLabels": selector_labels(stack, COLLECTOR)},
         "template": template,
     }
-    if spec.buffer.type == "memory":
+    if not persistent_data(stack):
         workload_spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
         kind = "Deployment"
     else:
         kind = "StatefulSet"
+        size = _disk_volume_size(spec.buffer.max_size) if spec.buffer.type == "disk" else CHECKPOINT_VOLUME_SIZE
         claim_spec: dict[str, Any] = {
             "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": _disk_volume_size(spec.buffer.max_size)}},
+            "resources": {"requests": {"storage": size}},
         }
         if spec.buffer.storage_class_name:
             claim_spec["storageClassName"] = spec.buffer.storage_class_name

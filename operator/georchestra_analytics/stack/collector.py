@@ -49,14 +49,15 @@ class Buffer(SpecModel):
 
     type: Literal["memory", "disk"] = "memory"
     """memory is fast but loses buffered events when a pod restarts; disk survives restarts and runs the
-    collector as a StatefulSet with one volume per replica."""
+    collector as a StatefulSet with one volume per replica (so does a `files` source, for its checkpoints)."""
     max_events: Annotated[int, Field(ge=1, le=10_000_000)] = 10_000
     """Memory buffer: how many events it holds."""
     max_size: Annotated[int, Field(ge=1, le=1 << 40)] = 1 << 30
     """Disk buffer: its size in bytes (at least 268435488); the volumes are sized a quarter larger when they
     are created (later changes resize the buffer, not existing volumes)."""
     storage_class_name: ObjectName | None = None
-    """Disk buffer: storage class of the volumes; empty uses the cluster's default."""
+    """Storage class of the collector's data volumes (disk buffer, or a `files` source's checkpoints); empty
+    uses the cluster's default."""
     when_full: Literal["block", "drop_newest"] = "block"
     """block pushes back on senders (nothing lost while they retry); drop_newest discards new events."""
 
@@ -109,7 +110,9 @@ class SyslogSource(SpecModel):
 
 
 class FileSource(SpecModel):
-    """Read access-log files from a volume shared with the web server that writes them."""
+    """Read access-log files from a volume shared with the web server that writes them. Vector's read
+    positions (checkpoints) are kept on a volume per collector replica (the collector runs as a StatefulSet), so
+    a restarted collector reads neither the files nor their rotated copies again."""
 
     claim_name: ObjectName
     """PersistentVolumeClaim holding the files, mounted read-only in the collector pods."""

@@ -115,6 +115,24 @@ def test_collector_workload_follows_the_buffer_type() -> None:
     assert init["args"][:2] == ["validate", "--no-environment"]
 
 
+def test_a_file_source_keeps_its_checkpoints_on_a_volume() -> None:
+    # Without its checkpoints a restarted collector reads every file again, and a rotated file under its new
+    # name becomes new records: the data directory must outlive the pod even with a memory buffer.
+    files = {"claimName": "web-logs", "paths": ["nginx/access.log*"]}
+    spec = {**MANAGED, "collector": {"files": files, "buffer": {"storageClassName": "fast"}}}
+    statefulset = one(children_of(spec), "StatefulSet", "collector")
+    assert not by_kind(children_of(spec), "Deployment")
+    (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert claim["spec"]["storageClassName"] == "fast"
+    pod = statefulset["spec"]["template"]["spec"]
+    assert "data" not in {volume["name"] for volume in pod["volumes"]}  # the claim, not an emptyDir
+    mounts = {mount["name"]: mount for mount in pod["containers"][0]["volumeMounts"]}
+    assert mounts["data"]["mountPath"] == "/var/lib/vector"
+    assert mounts["access-logs"]["readOnly"] is True
+
+
 def test_collector_service_and_endpoints() -> None:
     service = one(children_of(MANAGED), "Service", "collector")
     assert {port["port"] for port in service["spec"]["ports"]} == {4317, 4318, 9598}
