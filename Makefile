@@ -61,8 +61,10 @@ test: venv system-packages tools lint
 unit: venv
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
+# DIST: where the wheel goes (the ansible tier builds one into a temporary directory with this target).
+DIST ?= dist
 wheel: venv
-	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
+	$(BIN)/python -m build --wheel --no-isolation --outdir $(DIST) .
 
 demo: $(STAMP)
 	$(BIN)/georchestra-analytics demo

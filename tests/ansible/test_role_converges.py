@@ -254,13 +254,104 @@ def test_systemd_accepts_the_units(converged: Converged) -> None:
 
 
 def test_check_mode_on_a_converged_host_reports_nothing_to_do(converged: Converged) -> None:
-    """`--check --diff`, as an admin previews a run: no change announced, no secret in the diff. The one
-    exception is ansible.builtin.pip's: in check mode it cannot compare a wheel given by path with what is
-    installed, and announces an install (a PyPI name is compared)."""
+    """`--check --diff`, as an admin previews a run: no change announced (pip compares the pinned version of
+    the wheel with the installed one), no secret in the diff."""
     preview = converged.target.run("--check", "--diff")
     _converged(preview)
-    assert set(preview.changed_tasks()) <= {"Install the package into its virtual environment"}
+    assert preview.changed_tasks() == []
     assert not any(secret in preview.output for secret in SECRETS)
+
+
+def _wheel_version(wheel: Path) -> str:
+    return wheel.name.split("-")[1]
+
+
+def test_the_package_is_installed_from_the_wheel(converged: Converged, wheel: Path) -> None:
+    """The host runs the built wheel, not the source tree: the package and its templates are inside the
+    virtual environment, in the wheel's version, and pip recorded no source directory or editable install."""
+    target = converged.target
+    _converged(converged.first)
+    assert (target.prefix / "var/lib/georchestra-analytics/wheels" / wheel.name).read_bytes() == wheel.read_bytes()
+    venv = target.prefix / "opt" / "georchestra-analytics"
+    script = (
+        "import importlib.metadata as m, json, georchestra_analytics as g\n"
+        "d = m.distribution('georchestra-analytics')\n"
+        "print(json.dumps({'file': g.__file__, 'version': d.version, 'direct_url': d.read_text('direct_url.json')}))"
+    )
+    installed = json.loads(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True, check=True, cwd=target.root
+        ).stdout
+    )
+    package = Path(installed["file"]).parent
+    assert package.is_relative_to(venv), installed
+    assert installed["version"] == _wheel_version(wheel)
+    # A requirement pinned by version, found among the copied wheels: no URL of a source tree recorded.
+    assert installed["direct_url"] is None, installed
+    assert (package / "templates" / "vector").is_dir() and (package / "templates" / "timescale").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param(
+            {"georchestra_analytics_wheel": "", "georchestra_analytics_version": ""},
+            "Nothing to install: set georchestra_analytics_wheel",
+            id="neither-wheel-nor-version",
+        ),
+        pytest.param(
+            {"georchestra_analytics_wheel": "/nonexistent/georchestra_analytics-0.1.0-py3-none-any.whl"},
+            "is neither a wheel file nor a directory holding a georchestra_analytics-<version>-*.whl",
+            id="missing-wheel",
+        ),
+        pytest.param(
+            {"georchestra_analytics_package": "georchestra-analytics==0.1.0"},
+            "georchestra_analytics_package is no longer read",
+            id="removed-variable",
+        ),
+    ],
+)
+def test_no_installable_package_fails_before_anything_changes(
+    converged: Converged, overrides: dict[str, Any], message: str
+) -> None:
+    target = converged.target
+    _converged(converged.second)
+    refused = target.run(overrides=overrides)
+    assert refused.returncode != 0
+    assert message in " ".join(refused.output.split()), refused.output[-4000:]
+    assert refused.stats["failed"] == 1 and refused.stats["changed"] == 0, refused.stats
+    assert refused.changed_tasks() == []
+
+
+def test_a_directory_of_wheels_installs_its_version(converged: Converged, wheel: Path) -> None:
+    """A directory holding the wheel installs the wheel's version (already there: nothing changes); a version it
+    does not hold is refused before anything changes, naming the versions it holds."""
+    target = converged.target
+    _converged(converged.second)
+    from_directory = target.run(overrides={"georchestra_analytics_wheel": str(wheel.parent)})
+    assert _converged(from_directory)["changed"] == 0, from_directory.changed_tasks()
+
+    wrong = target.run(
+        overrides={"georchestra_analytics_wheel": str(wheel.parent), "georchestra_analytics_version": "9.9.9"}
+    )
+    assert wrong.returncode != 0 and wrong.stats["changed"] == 0
+    assert f"holds the versions {_wheel_version(wheel)}; set georchestra_analytics_version" in " ".join(
+        wrong.output.split()
+    ), wrong.output[-4000:]
+
+
+def test_a_version_alone_is_installed_from_the_index(converged: Converged, wheel: Path) -> None:
+    """Without a wheel, the version given is the pinned requirement pip installs from PyPI: in check mode, a
+    version other than the installed one is announced as an install (nothing is downloaded in check mode)."""
+    target = converged.target
+    _converged(converged.second)
+    overrides = {"georchestra_analytics_wheel": "", "georchestra_analytics_version": "9.9.9"}
+    preview = target.run("--check", overrides=overrides)
+    _converged(preview)
+    assert "Install the package into its virtual environment" in preview.changed_tasks()
+    same = target.run("--check", overrides={**overrides, "georchestra_analytics_version": _wheel_version(wheel)})
+    _converged(same)
+    assert same.changed_tasks() == []
 
 
 # The tests below run the role again on the converged host; each leaves it as it found it.

@@ -1,5 +1,5 @@
-"""Running the Ansible role against this machine: a wheel of the working tree, every path under a temporary
-prefix, the test PostgreSQL, no systemd actions (the units are written, not started).
+"""Running the Ansible role against this machine: the wheel `make wheel` builds from the working tree, every
+path under a temporary prefix, the test PostgreSQL, no systemd actions (the units are written, not started).
 
 A run's figures come from ansible-playbook's default output: the PLAY RECAP line of the host, and the
 `changed:` lines under each TASK header (ansible-core alone has no json callback any more).
@@ -34,8 +34,11 @@ def ansible_tool(name: str) -> Path | None:
 
 
 def build_wheel(out: Path) -> Path:
+    """The wheel `make wheel` builds, written into `out`: the artifact a user hands the role. The venv of this
+    interpreter is taken as up to date (`-o` its stamp), so building never reinstalls it."""
+    venv = Path(sys.prefix)
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(REPO)],
+        ["make", "-C", str(REPO), "-o", str(venv / ".installed"), "wheel", f"VENV={venv}", f"DIST={out}"],
         check=True,
         capture_output=True,
     )
@@ -132,7 +135,7 @@ def role_variables(root: Path, wheel: Path, dsn: str) -> dict[str, Any]:
     params = conninfo_to_dict(dsn)
     return {
         "georchestra_analytics_prefix": str(root / "host"),
-        "georchestra_analytics_package": str(wheel),
+        "georchestra_analytics_wheel": str(wheel),
         "georchestra_analytics_python": sys.executable,
         "georchestra_analytics_user": getpass.getuser(),
         "georchestra_analytics_create_user": False,
