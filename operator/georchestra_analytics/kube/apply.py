@@ -15,8 +15,15 @@ from typing import Any, cast
 
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 FIELD_MANAGER = "georchestra-analytics"
+# Every call is bounded: (connect, read) seconds. A half-open connection would otherwise hold the stack's lock
+# for good; a reconcile that times out is retried like any API error.
+REQUEST_TIMEOUT = (10.0, 30.0)
+# LISTs are read in pages: a namespace with thousands of Jobs must not come back as one huge answer, and the
+# server may cut any answer short with a `continue` token.
+LIST_PAGE_SIZE = 500
 
 Object = dict[str, Any]
 
@@ -58,7 +65,8 @@ KINDS: dict[str, ResourceKind] = {
 
 
 class KubeError(RuntimeError):
-    """The API server refused a request; `status` is its HTTP status, `reason` its machine reason."""
+    """The API server refused a request, or could not be reached in time; `status` is its HTTP status (0 when
+    there was no answer), `reason` its machine reason (`Unreachable` when there was no answer)."""
 
     def __init__(self, action: str, status: int, reason: str, message: str) -> None:
         super().__init__(f"{action}: {message or reason} (HTTP {status})")
@@ -88,8 +96,9 @@ class KubeApi:
     """The operator's view of the API: get, list, apply, create, delete, patch status. Synchronous (kopf runs
     sync handlers in its thread pool)."""
 
-    def __init__(self, client: ApiClient) -> None:
+    def __init__(self, client: ApiClient, timeout: tuple[float, float] = REQUEST_TIMEOUT) -> None:
         self.client = client
+        self.timeout = timeout
 
     def _call(
         self,
@@ -110,10 +119,14 @@ class KubeApi:
             auth_settings=["BearerToken"],
         )
         try:
-            response = self.client.call_api(method, url, header_params=headers, body=payload)
+            response = self.client.call_api(
+                method, url, header_params=headers, body=payload, _request_timeout=self.timeout
+            )
             data = response.read()  # type: ignore[no-untyped-call]
         except ApiException as error:
             raise _error(action, error) from None
+        except (HTTPError, OSError) as error:  # refused, reset, timed out, TLS: the same error path as a refusal
+            raise KubeError(action, 0, "Unreachable", f"no answer from the API server: {error}") from None
         if not 200 <= response.status < 300:
             raise _error(action, ApiException(status=response.status, reason=response.reason, body=data))
         return cast(Object, json.loads(data) if data else {})
@@ -127,12 +140,22 @@ class KubeApi:
                 return None
             raise
 
-    def list(self, kind: str, namespace: str, labels: Mapping[str, str]) -> list[Object]:
+    def list(
+        self, kind: str, namespace: str, labels: Mapping[str, str], *, page_size: int = LIST_PAGE_SIZE
+    ) -> list[Object]:
+        """Every object of `kind` with these labels, following the server's `continue` tokens."""
         selector = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
-        result = self._call(
-            f"list {kind} in {namespace}", "GET", KINDS[kind].path(namespace), query=[("labelSelector", selector)]
-        )
-        return cast(list[Object], result.get("items") or [])
+        items: list[Object] = []
+        token = ""
+        while True:
+            query = [("labelSelector", selector), ("limit", str(page_size))]
+            if token:
+                query.append(("continue", token))
+            page = self._call(f"list {kind} in {namespace}", "GET", KINDS[kind].path(namespace), query=query)
+            items.extend(cast(list[Object], page.get("items") or []))
+            token = str((page.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return items
 
     def apply(self, obj: Mapping[str, Any]) -> Object:
         """Server-side apply of a whole object (its apiVersion, kind, metadata.name and namespace set)."""
