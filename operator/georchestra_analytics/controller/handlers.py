@@ -153,3 +153,6 @@ def configure_settings(settings: kopf.OperatorSettings, *, namespaced: bool) -> 
     settings.scanning.disabled = namespaced
     settings.watching.server_timeout = 600
     settings.watching.client_timeout = 660
+    # kopf's own calls (status patches, Events, its annotations) bounded like ours (kube/apply.py).
+    settings.networking.connect_timeout = 10
+    settings.networking.request_timeout = 60

@@ -45,3 +45,15 @@ def test_no_handler_asks_for_a_finalizer_and_the_timer_uses_the_resync_interval(
         "deployments_changed",
         "statefulsets_changed",
     }
+
+
+def test_kopf_calls_are_bounded_too() -> None:
+    import kopf
+
+    from georchestra_analytics.controller.handlers import configure_settings
+
+    settings = kopf.OperatorSettings()
+    configure_settings(settings, namespaced=True)
+    assert settings.networking.connect_timeout == 10
+    assert settings.networking.request_timeout == 60
+    assert settings.watching.client_timeout is not None and settings.watching.server_timeout is not None
