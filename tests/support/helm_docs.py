@@ -174,14 +174,56 @@ def crd_spec_schema(crd_path: Path = CRD) -> dict[str, Any] | None:
     return _without_kubernetes_requirements(json_schema_from_openapi(spec_schema))
 
 
+# Objects whose keys are not all known here stay open, with everything under them: `global` holds an umbrella
+# chart's values for all its subcharts, `resources` is Kubernetes' (claims, extended resources), an EnvVar item
+# of extraEnv is described by its `name` only. Maps (labels, annotations, nodeSelector...) have no `properties`:
+# their `additionalProperties` is the schema of a value, left as it is.
+OPEN_KEYS = frozenset({"global", "resources"})
+OPEN_PATHS = frozenset({("operator", "extraEnv", "[]")})
+ITEMS = "[]"
+
+
+def closed_objects(node: Any, path: Path_ = ()) -> Any:
+    """Every object schema listing its `properties` refuses other keys (`additionalProperties: false`), so a
+    typo at any depth fails `helm install` instead of being ignored; OPEN_KEYS and OPEN_PATHS stay open."""
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    if (path and path[-1] in OPEN_KEYS) or path in OPEN_PATHS:
+        if node.get("additionalProperties") is False:
+            del node["additionalProperties"]
+        return node
+    properties = node.get("properties")
+    if isinstance(properties, dict):
+        if not node.get("x-kubernetes-preserve-unknown-fields"):
+            node["additionalProperties"] = False
+        node["properties"] = {name: closed_objects(child, (*path, name)) for name, child in properties.items()}
+    if isinstance(node.get("items"), dict):
+        node["items"] = closed_objects(node["items"], (*path, ITEMS))
+    return node
+
+
+def closed_object_paths(node: Any, path: Path_ = ()) -> Iterator[Path_]:
+    """The values paths (ITEMS for an array's item) of every object schema refusing unknown keys."""
+    if not isinstance(node, dict):
+        return
+    if node.get("additionalProperties") is False:
+        yield path
+    for name, child in (node.get("properties") or {}).items():
+        yield from closed_object_paths(child, (*path, name))
+    yield from closed_object_paths(node.get("items"), (*path, ITEMS))
+
+
 def synced_schema(schema: dict[str, Any], docs: list[ValueDoc], spec_schema: dict[str, Any] | None) -> dict[str, Any]:
-    """The schema with values.yaml's descriptions, and `stack.spec` taken from the CRD when there is one."""
+    """The schema with values.yaml's descriptions, `stack.spec` taken from the CRD when there is one, and every
+    object closed to unknown keys."""
     schema = copy.deepcopy(schema)
     if spec_schema is not None:
         stack = schema_node(schema, STACK_SPEC_PATH[:1])
         if stack is None:
             raise ChartDocsError("values.schema.json has no `stack` object to hold the CRD's spec schema")
         stack["properties"]["spec"] = copy.deepcopy(spec_schema)
+    schema = closed_objects(schema)
     for doc in docs:
         node = schema_node(schema, doc.path)
         if node is None:
