@@ -182,16 +182,18 @@ def last_parse(run: ParseRun | None) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class ParserHealth:
-    """When the parse job counts as unhealthy."""
+    """When the parse job counts as unhealthy, besides the stack's own spec.parser.backlogAlertAge."""
 
     failures: int = 2
     """This many finished runs in a row failed."""
-    backlog_age_seconds: int = 3600
-    """The oldest buffered record is older than this after the latest run, and older than after the run
-    before it (the parser does not keep up)."""
 
 
-def parser_condition(runs: Sequence[ParseRun], health: ParserHealth, cronjob_name: str) -> ConditionState:
+def parser_condition(
+    runs: Sequence[ParseRun], health: ParserHealth, cronjob_name: str, *, backlog_alert_age: int
+) -> ConditionState:
+    """ParserReady from the finished runs. `backlog_alert_age` (spec.parser.backlogAlertAge, seconds): the oldest
+    buffered record is older than this after the latest run, and older than after the run before it (the
+    parser does not keep up)."""
     kind = ConditionType.PARSER_READY
     if not runs:
         return ConditionState(
@@ -220,14 +222,14 @@ def parser_condition(runs: Sequence[ParseRun], health: ParserHealth, cronjob_nam
     if len(successes) >= 2:
         newest, before = successes[0].oldest_age, successes[1].oldest_age
         assert newest is not None and before is not None
-        if newest > health.backlog_age_seconds and newest > before:
+        if newest > backlog_alert_age and newest > before:
             return ConditionState(
                 kind,
                 "False",
                 Reason.BACKLOG_GROWING,
                 f"the oldest buffered record is {newest} s old after Job {successes[0].outcome.name} "
-                f"(was {before} s): the parser does not keep up; raise parser.batchSize or parser.parallelism, "
-                "or run it more often",
+                f"(was {before} s; alert above parser.backlogAlertAge, {backlog_alert_age} s): the parser does "
+                "not keep up; raise parser.batchSize or parser.parallelism, or run it more often",
             )
     written = latest.count("written")
     return ConditionState(

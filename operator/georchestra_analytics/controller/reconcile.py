@@ -227,7 +227,7 @@ def _observe(
     ]
     runs = parse_runs(parse_jobs, api.list("Pod", namespace, _selector(stack, PARSER)) if parse_jobs else [])
     parser = problems.get(ConditionType.PARSER_READY) or parser_condition(
-        runs, options.parser_health, parse_cronjob_name(stack)
+        runs, options.parser_health, parse_cronjob_name(stack), backlog_alert_age=stack.spec.parser.backlog_alert_age
     )
 
     sync_child = by_component.get(f"{SUPERSET_SYNC}/Job")

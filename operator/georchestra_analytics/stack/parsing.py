@@ -106,7 +106,8 @@ class ParserSpec(PodSettings):
     max_batches: Annotated[int, Field(ge=0, le=100_000)] = 0
     """Batches per worker and run; 0 drains the buffer."""
     backlog_alert_age: Annotated[int, Field(ge=60, le=604800)] = 3600
-    """Seconds: when the oldest buffered record is older than this after a run, ParserReady turns False."""
+    """Seconds: when the oldest buffered record is older than this after a run, and older than after the run
+    before (the backlog grows), ParserReady turns False (reason BacklogGrowing)."""
     applications: Annotated[list[ApplicationRoute], Field(max_length=256)] = Field(
         default_factory=_default_applications,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["pathPrefix"]},

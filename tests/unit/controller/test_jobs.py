@@ -78,7 +78,7 @@ def test_last_parse_comes_from_the_newest_finished_run() -> None:
         "rejected": 20,
     }
     assert last_parse(runs[1])["oldestBufferedAgeSeconds"] == 30  # type: ignore[index]
-    assert parser_condition(runs, ParserHealth(), "p").reason == Reason.PARSE_SUCCEEDED
+    assert parser_condition(runs, ParserHealth(), "p", backlog_alert_age=3600).reason == Reason.PARSE_SUCCEEDED
 
 
 def test_one_failure_is_unknown_repeated_failures_are_false_with_the_error() -> None:
@@ -87,30 +87,32 @@ def test_one_failure_is_unknown_repeated_failures_are_false_with_the_error() -> 
         [_job("p-1", "Complete", "2026-01-01T10:00:00Z"), _job("p-2", "Failed", "2026-01-01T10:05:00Z")],
         [_pod("p-1", _counts(1, 1, 0, None)), _pod("p-2", json.dumps({"error": "database unreachable"}))],
     )
-    assert parser_condition(one, health, "p").status == "Unknown"
+    assert parser_condition(one, health, "p", backlog_alert_age=3600).status == "Unknown"
     two = parse_runs(
         [_job("p-2", "Failed", "2026-01-01T10:05:00Z"), _job("p-3", "Failed", "2026-01-01T10:10:00Z")],
         [_pod("p-2", json.dumps({"error": "x"})), _pod("p-3", json.dumps({"error": "database unreachable"}))],
     )
-    condition = parser_condition(two, health, "p")
+    condition = parser_condition(two, health, "p", backlog_alert_age=3600)
     assert (condition.status, condition.reason) == ("False", Reason.PARSE_FAILED)
     assert "database unreachable" in condition.message and "p-3" in condition.message
     assert last_parse(two[0])["message"] == "database unreachable"  # type: ignore[index]
 
 
 def test_a_growing_backlog_above_the_threshold_is_reported() -> None:
-    health = ParserHealth(backlog_age_seconds=600)
     jobs = [_job("p-1", "Complete", "2026-01-01T10:00:00Z"), _job("p-2", "Complete", "2026-01-01T10:05:00Z")]
     growing = parse_runs(jobs, [_pod("p-1", _counts(5, 5, 0, 700)), _pod("p-2", _counts(5, 5, 0, 1000))])
-    condition = parser_condition(growing, health, "p")
+    condition = parser_condition(growing, ParserHealth(), "p", backlog_alert_age=600)
     assert (condition.status, condition.reason) == ("False", Reason.BACKLOG_GROWING)
     assert "1000 s" in condition.message and "700 s" in condition.message
+    assert "parser.backlogAlertAge, 600 s" in condition.message
     shrinking = parse_runs(jobs, [_pod("p-1", _counts(5, 5, 0, 1000)), _pod("p-2", _counts(5, 5, 0, 700))])
-    assert parser_condition(shrinking, health, "p").status == "True"
+    assert parser_condition(shrinking, ParserHealth(), "p", backlog_alert_age=600).status == "True"
+    # The same growing backlog under a higher threshold is no alert: the threshold is the stack's, not fixed.
+    assert parser_condition(growing, ParserHealth(), "p", backlog_alert_age=1000).status == "True"
 
 
 def test_no_run_yet_and_non_json_messages() -> None:
-    assert parser_condition([], ParserHealth(), "a-parse").reason == Reason.PARSE_NOT_RUN_YET
+    assert parser_condition([], ParserHealth(), "a-parse", backlog_alert_age=3600).reason == Reason.PARSE_NOT_RUN_YET
     runs = parse_runs([_job("p-1", "Complete")], [_pod("p-1", "not json at all")])
     assert last_parse(runs[0]) == {"jobName": "p-1", "time": "2026-01-01T10:00:00Z", "succeeded": True}
 
