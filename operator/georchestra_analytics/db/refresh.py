@@ -12,7 +12,7 @@ rollups are already current when the batch commits, so this does nothing.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg import sql
@@ -26,6 +26,15 @@ log = logging.getLogger(__name__)
 # aligns a refresh window on UTC bucket boundaries, so a bucket of the configured time zone (a Paris day starts
 # at 23:00 UTC) needs a margin of about two of its buckets to fall wholly inside the window.
 _WIDEN = {"hourly": timedelta(hours=2), "daily": timedelta(days=2), "monthly": timedelta(days=62)}
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _widened(start: datetime, end: datetime, widen: timedelta) -> tuple[datetime, datetime]:
+    """The window widened, within what a datetime can hold (records of years 1 and 9999 are storable)."""
+    return max(start, _EARLIEST + widen) - widen, min(end, _LATEST - widen) + widen
 
 
 def refresh_aggregates(dsn: str, start: datetime, end: datetime, *, schema: str = "analytics") -> list[str]:
@@ -42,7 +51,7 @@ def refresh_aggregates(dsn: str, start: datetime, end: datetime, *, schema: str 
                 name = storage_name(family, level)
                 conn.execute(
                     "CALL refresh_continuous_aggregate(%s::regclass, %s, %s, force => %s)",
-                    (sql.Identifier(schema, name).as_string(conn), start - widen, end + widen, level != "hourly"),
+                    (sql.Identifier(schema, name).as_string(conn), *_widened(start, end, widen), level != "hourly"),
                 )
                 refreshed.append(name)
     log.debug("refreshed %s over %s .. %s", ", ".join(refreshed), start, end)

@@ -216,9 +216,15 @@ def storable_json(raw: Any) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def write_rejects(conn: psycopg.Connection[Any], schema: str, rejects: Iterable[Reject | Mapping[str, Any]]) -> int:
+def write_rejects(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    rejects: Iterable[Reject | Mapping[str, Any]],
+    *,
+    new_ids: set[str] | None = None,
+) -> int:
     """Keep what could not be used, with its reason; a reject whose id is already stored is skipped (a replay
-    or a re-ingest). Returns how many were new."""
+    or a re-ingest). Returns how many were new; `new_ids` receives their ids."""
     with conn.cursor() as cursor:
         cursor.execute(
             sql.SQL(
@@ -250,6 +256,12 @@ def write_rejects(conn: psycopg.Connection[Any], schema: str, rejects: Iterable[
                 " UNION ALL"
                 " SELECT DISTINCT ON (id) id, reason, raw, source FROM {staging} WHERE id IS NOT NULL"
                 " ON CONFLICT DO NOTHING"  # no conflict target: that would need SELECT, the parser has none
+                " RETURNING id"
             ).format(target=sql.Identifier(schema, "rejected_logs"), staging=sql.Identifier(REJECTS_STAGING))
         )
-        return cursor.rowcount
+        inserted = 0
+        for (reject_id,) in cursor:
+            inserted += 1
+            if new_ids is not None and reject_id is not None:
+                new_ids.add(reject_id)
+        return inserted

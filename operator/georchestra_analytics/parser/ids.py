@@ -28,10 +28,13 @@ def line_id(source: str, line: str, occurrence: int) -> str:
 
 
 def reject_id(raw: Mapping[str, Any], uid_attribute: str) -> str:
-    """Id of a reject, from what was rejected: the line's id when `ingest` gave it one (the same line
-    rejected again is the same reject), else a digest of the whole input."""
+    """Id of a reject, so that the same input rejected again is stored once. A line `ingest` loaded carries
+    its own id (file, text, occurrence): that id and the text. Anything else: a digest of the whole input but
+    the time it was collected at (a re-sent row is stamped anew)."""
     attributes = raw.get("attributes")
     uid = attributes.get(uid_attribute) if isinstance(attributes, dict) else None
-    if isinstance(uid, str) and uid:
-        return stable_id("reject", uid)
-    return stable_id("reject", json.dumps(raw, sort_keys=True, default=str, ensure_ascii=False))
+    message = raw.get("message")
+    if raw.get("source_type") == "file" and isinstance(uid, str) and isinstance(message, str):
+        return stable_id("reject", uid, message)
+    kept = {key: value for key, value in raw.items() if key != "observed_timestamp"}
+    return stable_id("reject", json.dumps(kept, sort_keys=True, default=str, ensure_ascii=False))

@@ -35,6 +35,7 @@ from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.record import AccessRecord, Reject
 from georchestra_analytics.parser.settings import ParserSettings
 from georchestra_analytics.parser.sources.otel import RECORD_UID_ATTRIBUTE
+from georchestra_analytics.parser.touched import TouchedDays
 
 log = logging.getLogger(__name__)
 
@@ -51,26 +52,12 @@ class JobFault(RuntimeError):
 
 
 @dataclass
-class TouchedRange:
-    """The span of record times a run wrote: what the aggregates must refresh."""
-
-    start: datetime | None = None
-    end: datetime | None = None
-
-    def include(self, start: datetime | None, end: datetime | None) -> None:
-        if start is not None and (self.start is None or start < self.start):
-            self.start = start
-        if end is not None and (self.end is None or end > self.end):
-            self.end = end
-
-
-@dataclass
 class BatchResult:
     claimed: int = 0
     written: int = 0  # new records (a replayed record is not new)
     duplicates: int = 0  # records already stored (replay after a crash, re-ingest)
     rejected: Counter[str] = field(default_factory=Counter)
-    touched: TouchedRange = field(default_factory=TouchedRange)
+    touched: TouchedDays = field(default_factory=TouchedDays)
 
 
 @dataclass
@@ -84,7 +71,7 @@ class RunSummary:
     oldest_buffered_age_seconds: float | None = None
     finished_at: str = ""
     claimed_per_worker: list[int] = field(default_factory=list)
-    touched: TouchedRange = field(default_factory=TouchedRange)
+    touched: TouchedDays = field(default_factory=TouchedDays)
     aggregates_refreshed: bool | None = None  # None: nothing to refresh (or the postgresql flavor's rollups)
 
     def add(self, batch: BatchResult) -> None:
@@ -93,7 +80,7 @@ class RunSummary:
         self.duplicates += batch.duplicates
         self.rejected.update(batch.rejected)
         self.batches += 1
-        self.touched.include(batch.touched.start, batch.touched.end)
+        self.touched.update(batch.touched)
 
     def merge(self, other: RunSummary) -> None:
         self.claimed_per_worker.append(other.claimed)
@@ -102,7 +89,7 @@ class RunSummary:
         self.duplicates += other.duplicates
         self.rejected.update(other.rejected)
         self.batches += other.batches
-        self.touched.include(other.touched.start, other.touched.end)
+        self.touched.update(other.touched)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -202,12 +189,18 @@ class ParseJob:
             records, origins, rejects, result.rejected = self._classify(claimed)
             written, kept = self._write(records, origins, rejects, result.rejected)
             result.written = written
-            if kept:
-                times = [record["ts"] for record in kept]
-                result.touched.include(min(times), max(times))
-            result.duplicates = result.claimed - written - sum(result.rejected.values())
+            result.touched.include(record["ts"] for record in kept)
             if rejects:
-                write_rejects(self.conn, self.settings.schema, rejects)
+                # Only the rejects not stored before count: one already there (a re-ingested line) is a
+                # duplicate, like a record already there.
+                new_ids: set[str] = set()
+                write_rejects(self.conn, self.settings.schema, rejects, new_ids=new_ids)
+                result.rejected = Counter()
+                for reject in rejects:
+                    if reject["id"] in new_ids:
+                        new_ids.discard(reject["id"])  # the same input twice in a batch is stored once
+                        result.rejected[reject["reason"]] += 1
+            result.duplicates = result.claimed - written - sum(result.rejected.values())
             deleted = delete_claimed(self.conn, self.settings.schema, [item.ctid for item in claimed])
             if deleted != len(claimed):
                 # Cannot happen while the rows are locked; if it does, commit nothing.
@@ -297,7 +290,7 @@ def _run_lanes(dsn: str, settings: ParserSettings, before_commit: BeforeCommit |
         summary.duplicates += outcome.duplicates
         summary.rejected.update(outcome.rejected)
         summary.batches += outcome.batches
-        summary.touched.include(outcome.touched.start, outcome.touched.end)
+        summary.touched.update(outcome.touched)
     return summary
 
 
@@ -354,11 +347,13 @@ def _refresh_touched_aggregates(dsn: str, settings: ParserSettings, summary: Run
     a refresh recomputes whole daily and monthly buckets, too costly to repeat for every batch of a backfill,
     and real-time aggregates show the newest rows meanwhile. A failure leaves the records committed and the
     policies to catch up, so it is a warning, not a fault."""
-    touched = summary.touched
-    if summary.written == 0 or touched.start is None or touched.end is None:
+    spans = summary.touched.spans()
+    if summary.written == 0 or not spans:
         return
     try:
-        refreshed = refresh_aggregates(dsn, touched.start, touched.end, schema=settings.schema)
+        refreshed = [
+            name for start, end in spans for name in refresh_aggregates(dsn, start, end, schema=settings.schema)
+        ]
     except psycopg.Error as error:
         summary.aggregates_refreshed = False
         log.warning("records written, but refreshing the aggregates failed (the policies will): %s", error)

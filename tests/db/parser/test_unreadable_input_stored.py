@@ -37,7 +37,7 @@ def _json_lines() -> list[str]:
     return [
         good[0],
         json.dumps(bad_time, default=str),
-        json.dumps({**json.loads(good[1]), "timestamp": 0}),  # epoch 0: a date, a record
+        json.dumps({**json.loads(good[1]), "timestamp": 0}),  # epoch 0: a date, but outside the window
         '{"attributes": ' + "[" * 5000 + "]" * 5000 + "}",
         '{"message": "lone \\ud800"}',
         '{"truncated": ',
@@ -51,12 +51,17 @@ def test_ingest_keeps_bad_lines_as_rejects_and_reingest_never_doubles_them(analy
     loaded = json.loads(invoke("ingest", "--dsn", analytics_dsn, "--format", "json", "--json", str(path)))
     assert loaded["rows"] == 7
     first = json.loads(invoke("parse", "--dsn", analytics_dsn, "--json"))
-    assert (first["claimed"], first["written"], first["rejected"]) == (7, 3, 4)
-    assert _count(analytics_dsn, "rejected_logs") == 4
+    assert (first["claimed"], first["written"], first["rejected"]) == (7, 2, 5)
+    assert first["rejected_by_reason"] == {
+        "missing or bad timestamp": 1, "timestamp outside the accepted window": 1,
+        "malformed or truncated access-log line": 3,
+    }  # fmt: skip
+    assert _count(analytics_dsn, "rejected_logs") == 5
     invoke("ingest", "--dsn", analytics_dsn, "--format", "json", str(path))
     second = json.loads(invoke("parse", "--dsn", analytics_dsn, "--json"))
-    assert (second["claimed"], second["written"], second["duplicates"]) == (7, 0, 3)
-    assert (_count(analytics_dsn, "access_logs"), _count(analytics_dsn, "rejected_logs")) == (3, 4)
+    # Records and rejects alike are already stored: duplicates, nothing new.
+    assert (second["claimed"], second["written"], second["rejected"], second["duplicates"]) == (7, 0, 0, 7)
+    assert (_count(analytics_dsn, "access_logs"), _count(analytics_dsn, "rejected_logs")) == (2, 5)
 
 
 def test_a_truncated_gzip_loads_its_lines_and_keeps_one_reject(analytics_dsn: str, tmp_path: Path) -> None:
@@ -89,8 +94,9 @@ def test_buffer_timestamps_python_cannot_hold_are_rejects_not_a_failed_claim(ana
             )
         conn.commit()
     summary = run_worker(analytics_dsn, ParserSettings())
-    # Year 1 is a date Python holds (read from its text): a record; the other two are rejects.
-    assert (summary.claimed, summary.written, dict(summary.rejected)) == (4, 2, {"missing or bad timestamp": 2})
+    # Year 1 is a date Python holds (read from its text), but no access log's: outside the window.
+    assert (summary.claimed, summary.written) == (4, 1)
+    assert dict(summary.rejected) == {"missing or bad timestamp": 2, "timestamp outside the accepted window": 1}
     assert _count(analytics_dsn, "otel_buffer") == 0
 
 
@@ -98,8 +104,8 @@ def test_far_apart_dates_create_only_their_own_months(analytics_dsn: str) -> Non
     with psycopg.connect(analytics_dsn) as conn:
         before = {partition.name for partition in list_partitions(conn, SCHEMA)}
         rows = [
-            gateway_row("/geoserver/wms?request=GetMap&layers=a&n=1", ts=datetime(1, 3, 1, tzinfo=UTC)),
-            gateway_row("/geoserver/wms?request=GetMap&layers=a&n=2", ts=datetime(1970, 1, 1, tzinfo=UTC)),
+            gateway_row("/geoserver/wms?request=GetMap&layers=a&n=1", ts=datetime(1990, 3, 1, tzinfo=UTC)),
+            gateway_row("/geoserver/wms?request=GetMap&layers=a&n=2", ts=datetime(2001, 1, 1, tzinfo=UTC)),
             gateway_row("/geoserver/wms?request=GetMap&layers=a&n=3", ts=datetime(2026, 11, 27, tzinfo=UTC)),
         ]
         insert_buffer_rows(conn, SCHEMA, rows)
@@ -108,7 +114,7 @@ def test_far_apart_dates_create_only_their_own_months(analytics_dsn: str) -> Non
     assert summary.written == 3
     with psycopg.connect(analytics_dsn) as conn:
         created = {partition.name for partition in list_partitions(conn, SCHEMA)} - before
-    months = {f"{table}_p{month}" for table in ("access_logs", "access_log_layers") for month in ("0001_03", "1970_01")}
+    months = {f"{table}_p{month}" for table in ("access_logs", "access_log_layers") for month in ("1990_03", "2001_01")}
     # The months of the records (2026-11 may exist already, made ahead by the migration), none in between.
     assert months <= created <= months | {"access_logs_p2026_11", "access_log_layers_p2026_11"}
 
@@ -117,7 +123,7 @@ def test_the_window_rejects_dates_outside_it_before_any_partition(analytics_dsn:
     with psycopg.connect(analytics_dsn) as conn:
         before = len(list_partitions(conn, SCHEMA))
         insert_buffer_rows(
-            conn, SCHEMA, [gateway_row("/geoserver/wms?request=GetMap&layers=a", ts=datetime(1970, 1, 1, tzinfo=UTC))]
+            conn, SCHEMA, [gateway_row("/geoserver/wms?request=GetMap&layers=a", ts=datetime(2001, 1, 1, tzinfo=UTC))]
         )
         conn.commit()
     summary = run_worker(analytics_dsn, ParserSettings(max_age=timedelta(days=365), max_future=timedelta(days=1)))

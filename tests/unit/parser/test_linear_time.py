@@ -31,9 +31,14 @@ def _seconds(work: Callable[[], object]) -> float:
 
 def assert_linear(build: Callable[[int], object], run: Callable[[object], object], size: int) -> None:
     small, large = build(size), build(size * GROWTH)
-    ratio = _seconds(lambda: run(large)) / _seconds(lambda: run(small))
-    print(f" growth x{GROWTH} -> time x{ratio:.1f}", end="")
-    assert ratio < MAX_RATIO, f"{GROWTH}x the input took {ratio:.1f}x the time"
+    ratios = []
+    # A busy machine can slow one measurement down; a quadratic algorithm is slow every time.
+    for _ in range(3):
+        ratios.append(_seconds(lambda: run(large)) / _seconds(lambda: run(small)))
+        if ratios[-1] < MAX_RATIO:
+            break
+    print(f" growth x{GROWTH} -> time x{min(ratios):.1f}", end="")
+    assert min(ratios) < MAX_RATIO, f"{GROWTH}x the input took {min(ratios):.1f}x the time"
 
 
 PREFIX = '192.0.2.1 - - [27/Nov/2026:10:00:00 +0000] "GET '
@@ -77,4 +82,4 @@ def test_a_layer_list_resolves_in_linear_time(kind: str) -> None:
         "repeated": lambda n: ["ws:a", "ws:b"] * (n // 2),
         "parenthesised": lambda n: split_layer_list("(ws:a)" * n),
     }
-    assert_linear(names[kind], lambda layers: resolve_layers(list(layers), "ws"), 125_000)  # type: ignore[call-overload]
+    assert_linear(names[kind], lambda layers: resolve_layers(layers, "ws"), 125_000)  # type: ignore[arg-type]

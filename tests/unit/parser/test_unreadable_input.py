@@ -100,7 +100,7 @@ def test_a_truncated_gzip_gives_its_lines_then_a_reject(tmp_path: Path) -> None:
 def test_dates_outside_the_window_are_rejected() -> None:
     now = datetime.now(UTC)
     pipeline = Pipeline(ParserSettings(max_age=timedelta(days=365), max_future=timedelta(days=1)))
-    for ts, kept in ((now, True), (now - timedelta(days=300), True), (datetime(1970, 1, 1, tzinfo=UTC), False),
+    for ts, kept in ((now, True), (now - timedelta(days=300), True), (datetime(2001, 1, 1, tzinfo=UTC), False),
                      (now + timedelta(hours=23), True), (now + timedelta(days=2), False)):  # fmt: skip
         result = pipeline.parse_row(gateway_row("/geoserver/wms?request=GetMap&layers=a", ts=ts))
         assert (not isinstance(result, Reject)) is kept, ts
@@ -108,7 +108,15 @@ def test_dates_outside_the_window_are_rejected() -> None:
             assert _reason(result) == OUTSIDE_WINDOW
 
 
-def test_the_window_is_off_without_a_stack_and_from_the_raw_retention_with_one() -> None:
+def test_absurd_dates_are_rejected_even_without_a_stack(pipeline: Pipeline) -> None:
+    cases = ((1970, False), (1990, True), (2199, True), (9999, False))
+    for year, kept in cases:
+        ts = datetime(year, 1, 1, tzinfo=UTC)
+        result = pipeline.parse_row(gateway_row("/geoserver/wms?request=GetMap&layers=a", ts=ts))
+        assert (not isinstance(result, Reject)) is kept, ts
+
+
+def test_the_stack_window_is_off_without_a_stack_and_from_the_raw_retention_with_one() -> None:
     assert (ParserSettings().max_age, ParserSettings().max_future) == (None, None)
     stack = load_stack(str(EXAMPLES / "minimal.yaml"))
     settings = ParserSettings.from_stack(stack)

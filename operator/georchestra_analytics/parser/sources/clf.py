@@ -47,9 +47,9 @@ def parse_clf_time(text: str) -> datetime:
         sign = -1 if zone[0] == "-" else 1
         offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5])) * sign
         local = datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=timezone(offset))
-    except (ValueError, KeyError, IndexError) as error:
+        return local.astimezone(UTC)  # OverflowError past year 9999 or before year 1 in UTC
+    except (ValueError, KeyError, IndexError, OverflowError) as error:
         raise MalformedLine(f"bad timestamp {text!r}") from error
-    return local.astimezone(UTC)
 
 
 def _unquote_field(value: str | None) -> str | None:
@@ -101,7 +101,7 @@ def parse_text_line(line: str, record_id: str, *, format_hint: str | None = None
             duration = int(found[1])
         else:
             seconds = _REQUEST_TIME_S.search(rest)
-            if seconds:
+            if seconds and len(seconds[1]) <= 20:  # longer is no duration (and may not fit a float)
                 duration = round(float(seconds[1]) * 1000)
     is_proxy = (
         format_hint == "security-proxy"

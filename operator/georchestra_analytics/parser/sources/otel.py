@@ -98,6 +98,15 @@ def _bounded(value: int | None, upper: int) -> int | None:
     return value if value is not None and 0 <= value < upper else None
 
 
+def _scalar_text(value: Any) -> str | None:
+    """An attribute meant as text: a number is taken as its text, an object or a list (a wrong type) as none."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def _first(attributes: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     for name in names:
         value = attributes.get(name)
@@ -175,7 +184,7 @@ def _gateway(row: Mapping[str, Any], attributes: dict[str, Any], ts: datetime) -
         url=url,
         status=_bounded(_int(status), 1000),
         user=str(user) if user else None,
-        org=(attributes.get("enduser.org.id") or None) if user else None,
+        org=_scalar_text(attributes.get("enduser.org.id")) if user else None,
         roles=roles,
         client_ip=str(client_ip) if client_ip is not None else None,
         response_time_ms=_bounded(duration, 2**31),
