@@ -18,7 +18,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,10 @@ def chromium(width: int = 1600, height: int = 1400) -> Iterator[DevTools]:
                 pages = [t for t in json.loads(answer.read()) if t["type"] == "page"]
             tools = DevTools(pages[0]["webSocketDebuggerUrl"])
             try:
+                # The page's own size, exactly: --window-size counts the window's frame in too.
+                tools.call(
+                    "Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False
+                )
                 yield tools
             finally:
                 tools.close()
@@ -139,6 +143,27 @@ _ERRORS = (
 )
 
 
+# Charts whose query returned no rows: Superset draws an empty state, not an error, for them.
+_EMPTY = (
+    _VISIBLE.format(selector="'.dashboard-chart'")
+    + ".filter(e => e.innerText.includes('No results were returned')).map(e => e.innerText.slice(0, 200))"
+)
+
+# Charts that show none of what ours draw: an ECharts canvas, a table row, a big number.
+_UNDRAWN = (
+    _VISIBLE.format(selector="'.dashboard-chart'")
+    + ".filter(e => !Array.from(e.querySelectorAll('canvas, tbody tr, .header-line'))"
+    + ".some(d => d.getBoundingClientRect().height > 0 && d.getBoundingClientRect().width > 0))"
+    + ".map(e => e.innerText.slice(0, 200))"
+)
+
+# Where the dashboard's visible charts end, with their cards' margin.
+_CONTENT_BOTTOM = (
+    _VISIBLE.format(selector="'.dashboard-component-chart-holder, .dashboard-chart'")
+    + ".reduce((bottom, e) => Math.max(bottom, e.getBoundingClientRect().bottom), 0) + 24"
+)
+
+
 def _wait_for_charts(tools: DevTools, deadline: float) -> int:
     shown = 0
     while time.monotonic() < deadline:
@@ -156,14 +181,41 @@ _TAB_TITLES = (
 )
 
 
-def visit_tabs(tools: DevTools, timeout: float = 60) -> dict[str, dict[str, Any]]:
-    """Click every dashboard tab in turn; per tab title, how many charts it shows, how many still load, and
-    the errors they show."""
+def _chart_states(tools: DevTools, shown: int) -> dict[str, Any]:
+    return {
+        "charts": shown,
+        "pending": tools.evaluate(_PENDING),
+        "errors": tools.evaluate(_ERRORS) or [],
+        "empty": tools.evaluate(_EMPTY) or [],
+        "undrawn": tools.evaluate(_UNDRAWN) or [],
+        # Where the charts end: below the window's height, a screenshot would cut them off.
+        "bottom": int(tools.evaluate(_CONTENT_BOTTOM) or 0),
+    }
+
+
+def capture(tools: DevTools, out: Path) -> None:
+    """A PNG of what the window shows, down to the end of the charts (not the empty space below)."""
+    width, height = tools.evaluate("[window.innerWidth, window.innerHeight]")
+    bottom = min(int(tools.evaluate(_CONTENT_BOTTOM) or height), height)
+    clip = {"x": 0, "y": 0, "width": width, "height": bottom, "scale": 1}
+    shot = tools.call("Page.captureScreenshot", format="png", captureBeyondViewport=False, clip=clip)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(base64.b64decode(shot["data"]))
+
+
+def visit_tabs(
+    tools: DevTools, timeout: float = 60, shots: Mapping[str, Path] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Click every dashboard tab in turn; per tab title, how many charts it shows, how many still load, the
+    errors and empty results they show, those that drew nothing, and where they end. `shots`: tab title ->
+    where to save a PNG of that tab once its charts have drawn."""
     seen: dict[str, dict[str, Any]] = {}
     for index, title in enumerate(tools.evaluate(_TAB_TITLES) or []):
         tools.evaluate(f"document.querySelectorAll('.dashboard-component-tabs [role=tab]')[{index}].click()")
         shown = _wait_for_charts(tools, time.monotonic() + timeout)
-        seen[title] = {"charts": shown, "pending": tools.evaluate(_PENDING), "errors": tools.evaluate(_ERRORS) or []}
+        seen[title] = _chart_states(tools, shown)
+        if shots and title in shots:
+            capture(tools, shots[title])
     return seen
 
 
@@ -176,15 +228,8 @@ def screenshot_dashboard(
     tools.call("Page.enable")
     tools.call("Page.navigate", url=url)
     shown = _wait_for_charts(tools, time.monotonic() + timeout)
-    errors = tools.evaluate(_ERRORS) or []
-    title = tools.evaluate("document.title")
-    shot = tools.call("Page.captureScreenshot", format="png", captureBeyondViewport=False)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(base64.b64decode(shot["data"]))
-    return {
-        "charts": shown,
-        "pending": tools.evaluate(_PENDING),
-        "errors": errors,
-        "title": title,
+    capture(tools, out)
+    return _chart_states(tools, shown) | {
+        "title": tools.evaluate("document.title"),
         "location": tools.evaluate("location.pathname"),
     }
