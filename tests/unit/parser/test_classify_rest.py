@@ -155,3 +155,28 @@ def test_application_mapping_is_configurable() -> None:
     shallow = record_of_row(custom, gateway_row("/carto/other"))
     prefix_is_not_a_segment = record_of_row(custom, gateway_row("/cartography/x"))
     assert (deep["app"], shallow["app"], prefix_is_not_a_segment["app"]) == ("viewer", "carto", None)
+
+
+@pytest.mark.parametrize(("tail", "request_name"), [
+    ("ortho:ortho2023/default/EPSG:3857/EPSG:3857:14/5600/8300?format=image/jpeg", "gettile"),
+    ("ortho:ortho2023/default/EPSG:3857/EPSG:3857:14/5600/8300/12/40?format=application/json", "getfeatureinfo"),
+])  # fmt: skip
+def test_geoserver_gwc_wmts_rest_path_is_classified_like_its_kvp_form(
+    pipeline: Pipeline, tail: str, request_name: str
+) -> None:
+    rest = record_of_row(pipeline, gateway_row(f"/geoserver/gwc/service/wmts/rest/{tail}"))
+    kvp = record_of_row(pipeline, gateway_row(
+        "/geoserver/gwc/service/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=ortho:ortho2023&TILEMATRIXSET=EPSG:3857"
+        "&TILEMATRIX=EPSG:3857:14&TILEROW=5600&TILECOL=8300&FORMAT=image/jpeg"
+    ))  # fmt: skip
+    assert (rest["service"], rest["request"], rest["layers"], rest["workspaces"], rest["tiled"]) == (
+        "WMTS", request_name, ["ortho:ortho2023"], ["ortho"], True
+    )  # fmt: skip
+    assert (kvp["service"], kvp["layers"], kvp["workspaces"], kvp["tiled"]) == (
+        rest["service"], rest["layers"], rest["workspaces"], rest["tiled"]
+    )  # fmt: skip
+
+
+def test_geoserver_gwc_wmts_rest_capabilities(pipeline: Pipeline) -> None:
+    record = record_of_row(pipeline, gateway_row("/geoserver/gwc/service/wmts/rest/WMTSCapabilities.xml"))
+    assert (record["service"], record["request"], record["tiled"]) == ("WMTS", "getcapabilities", True)

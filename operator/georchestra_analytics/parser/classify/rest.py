@@ -35,8 +35,10 @@ def _tile_coordinates(parts: list[str]) -> bool:
 def _gwc(lower: list[str], segments: list[str], at: int) -> Classification | None:
     rest = lower[at + 1 :]
     original = segments[at + 1 :]
-    if rest[:2] == ["rest", "wmts"]:
-        tail = original[2:]
+    # WMTS RESTful: GeoWebCache's own `/gwc/rest/wmts/...` and GeoServer's `/gwc/service/wmts/rest/...`.
+    restful = 2 if rest[:2] == ["rest", "wmts"] else 3 if rest[:3] == ["service", "wmts", "rest"] else 0
+    if restful:
+        tail = original[restful:]
         if not tail or tail[0].lower() == "wmtscapabilities.xml":
             return Classification(service="WMTS", request="getcapabilities", tiled=True)
         # {layer}/{style}/{matrixset}/{z}/{y}/{x}[/{j}/{i}]
