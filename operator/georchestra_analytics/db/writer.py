@@ -210,7 +210,10 @@ REJECTS_STAGING = "staging_rejected_logs"
 def storable_json(raw: Any) -> str:
     """`raw` as jsonb text PostgreSQL accepts: what is not JSON as its text, lone surrogates replaced, no
     `\\u0000` (jsonb refuses both); nesting is already bounded by the reader."""
-    text = json.dumps(raw, default=str, ensure_ascii=False)
+    try:
+        text = json.dumps(raw, default=str, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # an infinite or NaN float: no JSON for it, its text is kept instead
+        text = json.dumps({"repr": repr(raw)}, ensure_ascii=False)
     if "\\u0000" in text:
         text = text.replace("\\u0000", "\\ufffd")
     return text.encode("utf-8", "replace").decode("utf-8")

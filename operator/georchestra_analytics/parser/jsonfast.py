@@ -6,6 +6,7 @@ every later step (a digest, a reject's raw copy) may then recurse over them safe
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,17 @@ def _check_depth(value: Any) -> None:
                 pending.append((child, depth + 1))
 
 
+def _finite_float(text: str) -> float | str:
+    """A number too large for a double (`1e400`, valid JSON and jsonb) is kept as its text: an infinite float
+    could be written back neither as JSON nor as jsonb."""
+    number = float(text)
+    return number if math.isfinite(number) else text
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
     """The decoded document; ValueError (TooDeep among them) when it is not JSON or nested too deeply."""
     try:
@@ -53,7 +65,11 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
         if "depth" in str(error):
             raise TooDeep from error
         try:
-            value = json.loads(bytes(data) if isinstance(data, memoryview) else data)
+            value = json.loads(
+                bytes(data) if isinstance(data, memoryview) else data,
+                parse_float=_finite_float,
+                parse_constant=_no_constant,
+            )
         except RecursionError as deep:
             raise TooDeep from deep
     if isinstance(value, dict | list):

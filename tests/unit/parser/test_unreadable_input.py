@@ -78,8 +78,12 @@ def test_ingest_keeps_every_json_line_storable() -> None:
         '{"message": "lone \\ud800 surrogate"}',
         '{"attributes": ' + DEEP + "}",
         '{"timestamp": 1764230400, "message": "epoch seconds"}',
+        '{"message": "x", "attributes": {"a": NaN, "b": 1}}',
+        '{"message": "x", "attributes": {"a": 1e400}}',
     ]
     rows = list(buffer_rows(lines, "rows.jsonl", "json"))
+    assert rows[4]["message"] == lines[4]  # NaN is not JSON: a text line, rejected as malformed
+    assert rows[5]["attributes"] == {"a": "1e400"}  # too large for a double: kept as its text
     assert (rows[0]["severity_number"], rows[0]["flags"], rows[0]["trace_id"]) == (None, None, None)
     assert rows[1]["message"] == lines[1] and rows[1]["source_type"] == "file"  # kept as text, rejected later
     assert rows[2]["message"] == lines[2]
