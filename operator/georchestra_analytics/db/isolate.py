@@ -40,13 +40,14 @@ def _try(
     records: Sequence[Mapping[str, Any]],
     info: SchemaInfo,
     outcome: IsolatedWrite,
+    checked: bool,
 ) -> str | None:
     """The reason the database refuses these records, or None; nothing is kept either way."""
     outcome.trials += 1
     outcome.rows_sent += len(records)
     try:
         with conn.transaction(force_rollback=True):
-            write_records(conn, schema, records, info=info)
+            write_records(conn, schema, records, info=info, checked=checked)
     except Exception as error:
         if not is_value_error(error):
             raise
@@ -62,6 +63,7 @@ def _bisect(
     reason: str,
     info: SchemaInfo,
     outcome: IsolatedWrite,
+    checked: bool,
 ) -> None:
     """`positions` (indexes into records) are refused together with `reason`: find which alone are."""
     if len(positions) == 1:
@@ -69,30 +71,38 @@ def _bisect(
         return
     middle = len(positions) // 2
     for half in (positions[:middle], positions[middle:]):
-        found = _try(conn, schema, [records[i] for i in half], info, outcome)
+        found = _try(conn, schema, [records[i] for i in half], info, outcome, checked)
         if found is not None:
-            _bisect(conn, schema, records, half, found, info, outcome)
+            _bisect(conn, schema, records, half, found, info, outcome, checked)
 
 
 def write_isolating(
-    conn: psycopg.Connection[Any], schema: str, records: Sequence[Mapping[str, Any]], info: SchemaInfo
+    conn: psycopg.Connection[Any],
+    schema: str,
+    records: Sequence[Mapping[str, Any]],
+    info: SchemaInfo,
+    *,
+    checked: bool = False,
 ) -> IsolatedWrite:
     """Store the records the database accepts; report the others with the reason it gave. Errors that are not
-    about values (connection, server) propagate. Must run inside the caller's transaction."""
+    about values (connection, server) propagate. Must run inside the caller's transaction. `checked`: as for
+    write_records."""
     outcome = IsolatedWrite()
     pending = list(range(len(records)))
     for _ in range(_MAX_ROUNDS):
         outcome.rows_sent += len(pending)
         try:
             with conn.transaction():  # a savepoint: a refusal leaves the caller's transaction usable
-                outcome.written += write_records(conn, schema, [records[i] for i in pending], info=info)
+                outcome.written += write_records(
+                    conn, schema, [records[i] for i in pending], info=info, checked=checked
+                )
             return outcome
         except Exception as error:
             if not is_value_error(error):
                 raise
             reason = error_name(error)
         before = len(outcome.refused)
-        _bisect(conn, schema, records, pending, reason, info, outcome)
+        _bisect(conn, schema, records, pending, reason, info, outcome, checked)
         if len(outcome.refused) == before:
             break  # each alone is storable, together they are not
         pending = [i for i in pending if i not in outcome.refused]

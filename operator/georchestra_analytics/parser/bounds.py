@@ -12,6 +12,7 @@ user, organisation) are cut to their bound. No stored text holds a control chara
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from georchestra_analytics.parser.ids import stable_id
 from georchestra_analytics.parser.record import AccessRecord
@@ -72,6 +73,7 @@ KNOWN_REQUESTS = frozenset(
     }
 )  # fmt: skip
 
+_COMMON_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"})
 # Control characters (C0, DEL, C1) and lone surrogates.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _HOST = re.compile(r"[a-z0-9._\-:\[\]]+")
@@ -86,6 +88,8 @@ _REFERRER_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://(?:[^/?#@]*@)?([^/?#:]+
 
 def clean(value: str, limit: int) -> str:
     """Without control characters or lone surrogates, cut to `limit` characters."""
+    if len(value) <= limit and value.isprintable():  # the usual case, tested in C
+        return value
     if _UNSAFE.search(value):
         value = _UNSAFE.sub("\ufffd", value)
     return value if len(value) <= limit else value[:limit]
@@ -95,6 +99,7 @@ def _optional(value: str | None, limit: int) -> str | None:
     return None if value is None else clean(value, limit)
 
 
+@lru_cache(maxsize=65536)  # layers repeat a lot: most records pay a lookup, not a match
 def plausible_layer(layer: str) -> bool:
     """`name` or `workspace:name` of word characters, dots and hyphens, within the bounds."""
     if len(layer) > MAX_LAYER_CHARS or not _LAYER.fullmatch(layer):
@@ -107,16 +112,19 @@ def plausible_workspace(workspace: str) -> bool:
     return len(workspace) <= MAX_WORKSPACE_CHARS and _WORKSPACE.fullmatch(workspace) is not None
 
 
+@lru_cache(maxsize=4096)
 def bounded_format(value: str | None) -> str | None:
     if value is None:
         return None
     return value if len(value) <= MAX_CHARS["download_format"] and _FORMAT.fullmatch(value) else OTHER
 
 
+@lru_cache(maxsize=4096)
 def _server(host: str | None) -> str | None:
     return host if host is None or (len(host) <= MAX_HOST_CHARS and _HOST.fullmatch(host)) else None
 
 
+@lru_cache(maxsize=65536)
 def _client_ip(address: str | None) -> str | None:
     if address is None:
         return None
@@ -150,7 +158,11 @@ def bound_record(record: AccessRecord) -> None:
     record["server"] = _server(record["server"])
     record["app"] = _optional(record["app"], MAX_CHARS["app"])
     method = record["method"]
-    if method is not None and (len(method) > MAX_CHARS["method"] or not _METHOD.fullmatch(method)):
+    if (
+        method is not None
+        and method not in _COMMON_METHODS
+        and (len(method) > MAX_CHARS["method"] or not _METHOD.fullmatch(method))
+    ):
         record["method"] = OTHER_METHOD
     record["path"] = clean(record["path"], MAX_CHARS["path"])
     record["query"] = _optional(record["query"], MAX_CHARS["query"])

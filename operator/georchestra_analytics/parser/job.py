@@ -163,7 +163,7 @@ class ParseJob:
         """Write the records the database takes; the others become rejects with the reason. Returns (new
         records, the records stored or already there)."""
         # The pipeline already refused what record_problem finds: what remains is what only the database knows.
-        outcome = write_isolating(self.conn, self.settings.schema, records, self.info)
+        outcome = write_isolating(self.conn, self.settings.schema, records, self.info, checked=True)
         if outcome.refused:
             log.warning("the database refused %d records of a batch; kept as rejects", len(outcome.refused))
             for position, reason in sorted(outcome.refused.items()):
