@@ -45,6 +45,8 @@ MAX_CHARS: dict[str, int] = {
 # An input longer than this is refused whole (a text line; a Gateway request URL): no real request is, and
 # every later step stays cheap.
 MAX_LINE_CHARS = 65_536
+# A JSON buffer row read from a file (dry-run, `ingest`) longer than this is refused whole, before decoding.
+MAX_ROW_CHARS = 1_048_576
 MAX_LAYER_CHARS = 200  # the whole `workspace:name`
 MAX_WORKSPACE_CHARS = 64
 MAX_ROLES, MAX_ROLE_CHARS = 32, 64

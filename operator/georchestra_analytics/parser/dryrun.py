@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from georchestra_analytics.parser import jsonfast
+from georchestra_analytics.parser.bounds import MAX_LINE_CHARS, MAX_ROW_CHARS
 from georchestra_analytics.parser.occurrences import OccurrenceCounter
 from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.record import AccessRecord, Reject, record_to_json
@@ -16,6 +17,9 @@ from georchestra_analytics.parser.record import AccessRecord, Reject, record_to_
 
 def _otel_results(pipeline: Pipeline, lines: Iterable[str]) -> Iterator[AccessRecord | Reject]:
     for line in lines:
+        if len(line) > MAX_ROW_CHARS:
+            yield Reject("line too long", {"message": line[:MAX_LINE_CHARS]})
+            continue
         try:
             row: Any = jsonfast.loads(line)
         except jsonfast.TooDeep as error:

@@ -13,6 +13,7 @@ from typing import Any
 
 from georchestra_analytics.db.buffer import BUFFER_COLUMNS
 from georchestra_analytics.parser import jsonfast
+from georchestra_analytics.parser.bounds import MAX_ROW_CHARS
 from georchestra_analytics.parser.ids import line_id
 from georchestra_analytics.parser.occurrences import OccurrenceCounter
 from georchestra_analytics.parser.sources.otel import RECORD_UID_ATTRIBUTE, read_timestamp
@@ -79,8 +80,9 @@ def _encodable(decoded: Any) -> bool:
 
 def _json_row(line: str, source: str, occurrence: int, now: datetime) -> dict[str, Any]:
     try:
-        # jsonb cannot hold \u0000 either: such a row goes in as text and is rejected there.
-        decoded = None if "\\u0000" in line else jsonfast.loads(line)
+        # jsonb cannot hold \u0000 either, and a row over the bound is not decoded: such a row goes in as text
+        # and is rejected there (as malformed, or as a line too long).
+        decoded = None if "\\u0000" in line or len(line) > MAX_ROW_CHARS else jsonfast.loads(line)
     except ValueError:  # not JSON, or nested deeper than the parser reads
         decoded = None
     if not isinstance(decoded, dict) or ("\\u" in line and not _encodable(decoded)):

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from tests.support.accesslogs import combined_line, gateway_row, proxy_line
 
 from georchestra_analytics.cli import cli
+from georchestra_analytics.parser.bounds import MAX_ROW_CHARS
 from georchestra_analytics.parser.ingest import buffer_rows
 from georchestra_analytics.parser.jsonfast import MAX_DEPTH, Unreadable, loads_column
 from georchestra_analytics.parser.pipeline import Pipeline
@@ -58,6 +59,15 @@ def test_a_line_over_the_limit_is_refused_whole(pipeline: Pipeline) -> None:
     assert _reason(pipeline.parse_line(line, "x.log", 0)) == "line too long"
     url = gateway_row("/geoserver/ows?" + "a=&" * 30_000)
     assert _reason(pipeline.parse_row(url)) == "request URL too long"
+
+
+def test_a_json_row_over_the_bound_is_refused_whole_by_dry_run_and_ingest(pipeline: Pipeline) -> None:
+    row = gateway_row("/geoserver/wms?request=GetMap&layers=a")
+    row["attributes"]["padding"] = "x" * MAX_ROW_CHARS
+    line = json.dumps(row)
+    assert _dry_run("--format", "otel", "-", stdin=line + "\n") == [{"rejected": "line too long"}]
+    (loaded,) = buffer_rows([line], "rows.jsonl", "json")
+    assert loaded["message"] == line and _reason(pipeline.parse_row(loaded)) == "line too long"
 
 
 def test_a_timestamp_that_is_not_one_is_rejected_alike_by_ingest_and_dry_run(pipeline: Pipeline) -> None:
