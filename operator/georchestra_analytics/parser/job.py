@@ -55,7 +55,7 @@ class JobFault(RuntimeError):
 class BatchResult:
     claimed: int = 0
     written: int = 0  # new records (a replayed record is not new)
-    duplicates: int = 0  # records already stored (replay after a crash, re-ingest)
+    duplicates: int = 0  # records or rejects already stored (replay after a crash, re-ingest)
     rejected: Counter[str] = field(default_factory=Counter)
     touched: TouchedDays = field(default_factory=TouchedDays)
 
