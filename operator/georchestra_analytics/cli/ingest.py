@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from itertools import chain, islice
 
 import click
 import psycopg
 
 from georchestra_analytics.db.buffer import insert_buffer_rows
-from georchestra_analytics.db.writer import write_rejects
-from georchestra_analytics.parser.ids import stable_id
-from georchestra_analytics.parser.ingest import buffer_rows, detect_format
+from georchestra_analytics.parser.ingest import buffer_rows, detect_format, unreadable_input_row
 from georchestra_analytics.parser.inputs import LineReader, source_name
 from georchestra_analytics.stack import InvalidStackError, load_stack
 
@@ -34,7 +33,8 @@ def _schema(stack_file: str | None, schema: str | None) -> str:
 
 
 def _ingest_file(conn: psycopg.Connection[object], schema: str, name: str, input_format: str) -> tuple[int, int]:
-    """(rows into the buffer, rejects kept directly: a file that breaks off)."""
+    """(rows into the buffer, unreadable inputs among them: a file that breaks off is one row more, which the
+    parse job keeps as a reject; the buffer is all `ingest` may write, as the collector role)."""
     reader = LineReader(name)
     lines = iter(reader)
     first = next(lines, None)
@@ -49,15 +49,9 @@ def _ingest_file(conn: psycopg.Connection[object], schema: str, name: str, input
     if reader.problem is None:
         return count, 0
     log.warning("%s: %s after %d lines; the lines before it are loaded", name, reader.problem, reader.lines)
-    source = source_name(name)
-    raw = {"file": source, "lines_read": reader.lines}
-    reject = {
-        "reason": reader.problem,
-        "raw": raw,
-        "id": stable_id("reject", "unreadable input", source, str(reader.lines)),
-    }
     with conn.transaction():
-        return count, write_rejects(conn, schema, [reject])
+        row = unreadable_input_row(source_name(name), reader.problem, reader.lines, datetime.now(UTC))
+        return count + insert_buffer_rows(conn, schema, [row]), 1
 
 
 @click.command("ingest")
@@ -109,5 +103,5 @@ def command(
     else:
         click.echo(
             f"{sum(counts.values())} rows from {len(counts)} files into {target}.otel_buffer"
-            + (f", {rejected} unreadable inputs kept in {target}.rejected_logs" if rejected else "")
+            + (f", {rejected} of them unreadable inputs (`parse` keeps them as rejects)" if rejected else "")
         )

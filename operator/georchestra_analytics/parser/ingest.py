@@ -16,7 +16,7 @@ from georchestra_analytics.parser import jsonfast
 from georchestra_analytics.parser.bounds import MAX_ROW_CHARS
 from georchestra_analytics.parser.ids import line_id
 from georchestra_analytics.parser.occurrences import OccurrenceCounter
-from georchestra_analytics.parser.sources.otel import RECORD_UID_ATTRIBUTE, read_timestamp
+from georchestra_analytics.parser.sources.otel import INGEST_PROBLEM_ATTRIBUTE, RECORD_UID_ATTRIBUTE, read_timestamp
 
 FILE_SOURCE_TYPE = "file"
 _COLUMNS = frozenset(BUFFER_COLUMNS)
@@ -110,3 +110,19 @@ def buffer_rows(lines: Iterable[str], source: str, input_format: str) -> Iterato
         if not line.strip():
             continue
         yield build(line, source, occurrences.next(line), now)
+
+
+def unreadable_input_row(source: str, problem: str, lines_read: int, now: datetime) -> dict[str, Any]:
+    """The row that tells the parse job a file broke off after `lines_read` lines: it becomes a reject with
+    `problem` as its reason, stored once however often the file is loaded (its id is the file and the place)."""
+    return {
+        "timestamp": now,
+        "observed_timestamp": now,
+        "message": problem,
+        "attributes": {
+            "log.file.name": source,
+            RECORD_UID_ATTRIBUTE: line_id(source, f"{problem} after {lines_read} lines", 0),
+            INGEST_PROBLEM_ATTRIBUTE: problem,
+        },
+        "source_type": FILE_SOURCE_TYPE,
+    }

@@ -15,7 +15,7 @@ from tests.support.accesslogs import combined_line, gateway_row, proxy_line
 
 from georchestra_analytics.cli import cli
 from georchestra_analytics.parser.bounds import MAX_ROW_CHARS
-from georchestra_analytics.parser.ingest import buffer_rows
+from georchestra_analytics.parser.ingest import buffer_rows, unreadable_input_row
 from georchestra_analytics.parser.jsonfast import MAX_DEPTH, Unreadable, loads_column
 from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.record import Reject
@@ -24,6 +24,7 @@ from georchestra_analytics.parser.window import OUTSIDE_WINDOW
 from georchestra_analytics.stack import duration_hours, load_stack
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
 DEEP = "[" * 10_000 + "]" * 10_000
 
 
@@ -152,3 +153,10 @@ def test_the_dry_run_refuses_what_the_writer_would(pipeline: Pipeline, monkeypat
     monkeypatch.setattr(pipeline.classifier, "classify", faulty)
     line = combined_line("/geoserver/wms?request=GetMap&layers=a")
     assert _reason(pipeline.parse_line(line, "x.log", 0)) == "unstorable record: status is not a smallint"
+
+
+def test_only_ingest_s_own_notice_names_its_reason(pipeline: Pipeline) -> None:
+    notice = unreadable_input_row("a.log", "unreadable input: truncated or corrupt compressed file (EOFError)", 9, NOW)
+    assert _reason(pipeline.parse_row(notice)) == notice["message"]
+    forged = dict(notice, attributes={**notice["attributes"], "log.ingest.problem": "unreadable input: " + "x" * 5000})
+    assert _reason(pipeline.parse_row(forged)) == "malformed or truncated access-log line"

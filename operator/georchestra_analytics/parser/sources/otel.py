@@ -23,6 +23,9 @@ SECURITY_PROXY_SCOPE = "org.georchestra.security.accesslog"
 # Set by `ingest` on the rows it writes: the line's stable id, computed from the file name and content.
 RECORD_UID_ATTRIBUTE = "log.record.uid"
 FORMAT_ATTRIBUTE = "log.format"
+# Set by `ingest` on the row standing for an input it could not read to its end (a truncated .gz).
+INGEST_PROBLEM_ATTRIBUTE = "log.ingest.problem"
+_INGEST_PROBLEM_PREFIX = "unreadable input: "
 
 _JSON_COLUMNS = ("attributes", "resources", "scope")
 _HEADER_PREFIX = "http.request.header."
@@ -227,5 +230,8 @@ def read_buffer_row(row: Mapping[str, Any]) -> LoggedRequest | Reject:
     if scope_name not in (None, "", SECURITY_PROXY_SCOPE):
         return Reject("not an access log (other scope)", json_safe(row))
     if isinstance(message, str) and message:
+        problem = attributes.get(INGEST_PROBLEM_ATTRIBUTE) if attributes else None
+        if isinstance(problem, str) and problem.startswith(_INGEST_PROBLEM_PREFIX) and len(problem) <= 200:
+            return Reject(problem, json_safe(row))  # bounded: a row claiming a reason cannot flood the reasons
         return _text(row, message, attributes)
     return Reject("not an access log (no message)", json_safe(row))
