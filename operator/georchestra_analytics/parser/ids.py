@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,16 @@ def stable_id(*parts: str) -> str:
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(_SEPARATOR)
     return digest.hexdigest()
+
+
+_DIGEST = re.compile(rf"^[0-9a-f]{{{2 * _DIGEST_BYTES}}}$")
+
+
+def record_id(uid: str) -> str:
+    """The record id for a `log.record.uid`: a digest of ours (`ingest` gives one) is kept, anything else (the
+    collector's "file, offset, line" name, or whatever an application sends) is digested, so an id is always
+    32 hexadecimal characters, whatever arrives."""
+    return uid if _DIGEST.match(uid) else stable_id("uid", uid)
 
 
 def line_id(source: str, line: str, occurrence: int) -> str:

@@ -16,6 +16,7 @@ from tests.support.accesslogs import (
     record_of_row,
 )
 
+from georchestra_analytics.parser.ids import line_id, stable_id
 from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.record import Reject
 
@@ -155,11 +156,37 @@ def test_ids_are_stable_and_distinguish_identical_lines_by_occurrence(pipeline: 
     assert len({first["id"], second["id"], other_file["id"]}) == 3
 
 
-def test_ingest_uid_attribute_is_the_record_id(pipeline: Pipeline) -> None:
-    row = {
+def _file_row(uid: str, path: str = "/x") -> dict[str, object]:
+    return {
         "timestamp": "2026-11-27T10:00:00Z",
-        "message": combined_line("/x"),
+        "message": combined_line(path),
         "source_type": "file",
-        "attributes": {"log.format": "combined", "log.file.name": "a.log", "log.record.uid": "abc123"},
+        "attributes": {"log.format": "combined", "log.file.name": "a.log", "log.record.uid": uid},
     }
-    assert record_of_row(pipeline, row)["id"] == "abc123"
+
+
+def test_ingest_uid_attribute_is_the_record_id(pipeline: Pipeline) -> None:
+    digest = line_id("a.log", combined_line("/x"), 0)  # what `ingest` writes
+    assert record_of_row(pipeline, _file_row(digest))["id"] == digest
+
+
+def test_any_other_uid_is_digested_into_a_bounded_id(pipeline: Pipeline) -> None:
+    # The collector names a file line by file, offset and text; an application may send anything.
+    named = "file\n/var/log/access/nginx/access.log\n231\n" + combined_line("/x")
+    first, again = (record_of_row(pipeline, _file_row(uid))["id"] for uid in (named, named))
+    assert first == again == stable_id("uid", named)
+    assert len(first) == 32 and first != named
+    huge = record_of_row(pipeline, _file_row("x" * 100_000))["id"]
+    assert len(huge) == 32
+    gateway = {
+        "timestamp": "2026-11-27T10:00:00Z",
+        "message": "GET 200 https://example.org/geoserver/ows",
+        "scope": {"name": "org.georchestra.gateway.accesslog"},
+        "attributes": {
+            "http.request.method": "GET",
+            "http.status_code": "200",
+            "http.request.url": "https://example.org/geoserver/ows",
+            "log.record.uid": "abc123",
+        },
+    }
+    assert record_of_row(pipeline, gateway)["id"] == stable_id("uid", "abc123")

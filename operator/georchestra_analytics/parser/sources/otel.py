@@ -12,7 +12,7 @@ from typing import Any
 
 from georchestra_analytics.parser import jsonfast
 from georchestra_analytics.parser.bounds import MAX_LINE_CHARS
-from georchestra_analytics.parser.ids import stable_id
+from georchestra_analytics.parser.ids import record_id, stable_id
 from georchestra_analytics.parser.jsonfast import Unreadable
 from georchestra_analytics.parser.record import Reject
 from georchestra_analytics.parser.request import LoggedRequest
@@ -166,7 +166,7 @@ def _gateway(row: Mapping[str, Any], attributes: dict[str, Any], ts: datetime) -
     uid = attributes.get(RECORD_UID_ATTRIBUTE)
     request_id = attributes.get("http.request.id")
     if isinstance(uid, str) and uid:
-        pass
+        uid = record_id(uid)
     elif isinstance(request_id, str) and request_id:
         # The Gateway's own request id: unique per request, and far cheaper than digesting every attribute.
         uid = stable_id("gateway", ts.isoformat(), request_id, url)
@@ -201,7 +201,9 @@ def _gateway(row: Mapping[str, Any], attributes: dict[str, Any], ts: datetime) -
 def _text(row: Mapping[str, Any], message: str, attributes: dict[str, Any] | None) -> LoggedRequest | Reject:
     attrs = attributes or {}
     uid = attrs.get(RECORD_UID_ATTRIBUTE)
-    if not isinstance(uid, str) or not uid:
+    if isinstance(uid, str) and uid:
+        uid = record_id(uid)
+    else:
         uid = stable_id("text", str(attrs.get("log.file.name") or ""), message)
     hint = attrs.get(FORMAT_ATTRIBUTE)
     parsed = parse_text_line(message, uid, format_hint=hint if isinstance(hint, str) else None)
