@@ -49,9 +49,8 @@ def test_the_gateway_mdc_settings_shown_exist_and_leave_the_client_address_off()
     assert "`logging.mdc.include.http.remote-addr: true`" in PAGE and GATEWAY_REMOTE_ADDR in PAGE
 
 
-def test_the_gateway_remote_address_form_is_not_stored_as_the_page_says(tmp_path: Path) -> None:
-    """The page says this version stores no client address from `/ip:port`; when the parse job learns the form,
-    this fails: update the page (and concepts.md, privacy.md) with it."""
+def test_the_gateway_remote_address_is_stored_truncated_as_the_page_says(tmp_path: Path) -> None:
+    """The page says the Gateway's `/ip:port` form is read and truncated by the default privacy rules."""
     event = json.loads(GATEWAY_EVENT.read_text(encoding="utf-8").splitlines()[0])
     event["attributes"]["http.request.remote-addr"] = GATEWAY_REMOTE_ADDR
     source = tmp_path / "gateway.jsonl"
@@ -60,8 +59,8 @@ def test_the_gateway_remote_address_form_is_not_stored_as_the_page_says(tmp_path
     assert result.exit_code == 0, result.output
     (record,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert "rejected" not in record
-    assert record["client_ip"] is None
-    assert "does not recognise that form" in PAGE
+    assert record["client_ip"] == "192.0.2.0"
+    assert "`192.0.2.0`" in PAGE
 
 
 def test_the_security_proxy_logger_is_the_one_its_sources_name() -> None:

@@ -64,3 +64,13 @@ def test_query_strings_can_be_dropped_after_classification() -> None:
     assert record["query"] is None
     assert record["referrer"] == "https://s/p"
     assert (record["request"], record["layers"]) == ("getmap", ["a:b"])
+
+
+def test_the_gateway_socket_address_form_gives_the_ip() -> None:
+    from georchestra_analytics.parser.sources.otel import socket_address_ip
+
+    assert socket_address_ip("/192.0.2.44:51234") == "192.0.2.44"
+    assert socket_address_ip("client.example.org/192.0.2.44:51234") == "192.0.2.44"
+    assert socket_address_ip("/[2001:db8::1]:443") == "2001:db8::1"
+    assert socket_address_ip("/2001:db8::1") == "2001:db8::1"  # no port: IPv6 text kept whole
+    assert truncate_ip(socket_address_ip("/[2001:db8:aa:bb::1]:443")) == "2001:db8:aa::"

@@ -36,7 +36,8 @@ _SIZE_ATTRIBUTES = ("http.response.body.size", "http.response.size", "http.respo
 _DURATION_MS_ATTRIBUTES = ("http.server.duration", "http.response.time", "duration_ms", "http.request.duration")
 # Semantic conventions give this one in seconds.
 _DURATION_S_ATTRIBUTES = ("http.server.request.duration",)
-_CLIENT_IP_ATTRIBUTES = ("client.address", "http.client_ip", "http.request.remote-addr", "net.peer.ip")
+GATEWAY_REMOTE_ADDR_ATTRIBUTE = "http.request.remote-addr"
+_CLIENT_IP_ATTRIBUTES = ("client.address", "http.client_ip", GATEWAY_REMOTE_ADDR_ATTRIBUTE, "net.peer.ip")
 # One set intersection tells whether any of them is there: the Gateway emits none today.
 _MEASUREMENT_ATTRIBUTES = frozenset(
     _SIZE_ATTRIBUTES + _DURATION_MS_ATTRIBUTES + _DURATION_S_ATTRIBUTES + _CLIENT_IP_ATTRIBUTES
@@ -110,6 +111,16 @@ def _scalar_text(value: Any) -> str | None:
     return None
 
 
+def socket_address_ip(value: str) -> str:
+    """The address of a `java.net.InetSocketAddress#toString`, as the Gateway writes `http.request.remote-addr`:
+    `/192.0.2.44:51234`, `host.example/192.0.2.44:51234`, `/[2001:db8::1]:443` -> the IP, without the port
+    (the privacy rules then truncate or drop it)."""
+    text = value.rsplit("/", 1)[-1].strip()
+    if text.startswith("["):
+        return text[1 : text.find("]")] if "]" in text else text[1:]
+    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+
+
 def _first(attributes: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     for name in names:
         value = attributes.get(name)
@@ -160,6 +171,9 @@ def _gateway(row: Mapping[str, Any], attributes: dict[str, Any], ts: datetime) -
                     duration = None
         size = _int(_first(attributes, _SIZE_ATTRIBUTES))
         client_ip = _first(attributes, _CLIENT_IP_ATTRIBUTES)
+        remote_addr = attributes.get(GATEWAY_REMOTE_ADDR_ATTRIBUTE)
+        if isinstance(remote_addr, str) and client_ip is remote_addr:  # the one the Gateway writes
+            client_ip = socket_address_ip(remote_addr)
     forwarded = headers.get("x-forwarded-for")
     if client_ip is None and forwarded:
         client_ip = forwarded.split(",", 1)[0].strip()
