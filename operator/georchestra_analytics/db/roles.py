@@ -81,12 +81,23 @@ def set_passwords(conn: psycopg.Connection[Any], settings: DatabaseSettings, pas
     for purpose, password in passwords.items():
         name = names[purpose]
         try:
-            row = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (name,)).fetchone()
+            with conn.transaction():  # a savepoint: a refused read must not abort the migration's transaction
+                row = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (name,)).fetchone()
             current = row[0] if row else None
         except psycopg.errors.InsufficientPrivilege:
-            current = None  # cannot tell: set it
+            current = None  # cannot tell (a managed PostgreSQL): set it
         if current and _scram_matches(current, password):
             continue
-        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
+        conn.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(name), sql.Literal(scram_verifier(conn, name, password))
+            )
+        )
         changed.append(name)
     return changed
+
+
+def scram_verifier(conn: psycopg.Connection[Any], name: str, password: str) -> str:
+    """The SCRAM-SHA-256 verifier of `password`, computed by libpq on this side: the server (and its statement
+    log, e.g. under log_statement=ddl) only ever sees the verifier, never the password."""
+    return conn.pgconn.encrypt_password(password.encode(), name.encode(), b"scram-sha-256").decode()

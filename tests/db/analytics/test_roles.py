@@ -8,8 +8,10 @@ from datetime import timedelta
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from tests.support.analytics_db import random_records, utc
+from tests.support.postgres import PostgresServer
 
 from georchestra_analytics.db.aggregates import DASHBOARD_VIEWS
 from georchestra_analytics.db.buffer import claim_batch, delete_claimed, insert_buffer_rows
@@ -94,3 +96,37 @@ def test_passwords_already_set_are_left_alone(pg_dsn: str) -> None:
     assert rotated.passwords_set == [SETTINGS.roles.parser]
     with psycopg.connect(make_conninfo(pg_dsn, user=SETTINGS.roles.collector, password="s3cret'; --")) as conn:
         assert conn.execute("SELECT current_user").fetchone() == (SETTINGS.roles.collector,)
+
+
+def test_no_password_reaches_the_server_only_its_verifier(pg_server: PostgresServer, pg_dsn: str) -> None:
+    """As a managed PostgreSQL's admin (CREATEROLE, no superuser: pg_authid unreadable), with the server logging
+    every DDL statement: the roles get their passwords, and the server's log holds SCRAM verifiers only."""
+    assert pg_server.embedded is not None, "the server log is read from the throwaway cluster"
+    owner, owner_password = "usage_roles_admin", secrets.token_urlsafe(12)
+    database = psycopg.conninfo.conninfo_to_dict(pg_dsn)["dbname"]
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
+                sql.Identifier(owner), sql.Literal(owner_password)
+            )
+        )
+        admin.execute(
+            sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(sql.Identifier(database), sql.Identifier(owner))
+        )
+        admin.execute(sql.SQL("ALTER DATABASE {} SET log_statement = 'ddl'").format(sql.Identifier(database)))
+    passwords = {purpose: f"never-logged-{secrets.token_hex(8)}" for purpose in ("collector", "parser", "dashboards")}
+    try:
+        result = migrate(make_conninfo(pg_dsn, user=owner, password=owner_password), SETTINGS, passwords=passwords)
+        assert set(result.passwords_set) == {SETTINGS.roles.collector, SETTINGS.roles.parser, SETTINGS.roles.dashboards}
+        with psycopg.connect(make_conninfo(pg_dsn, user=SETTINGS.roles.parser, password=passwords["parser"])) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (SETTINGS.roles.parser,)
+        log = (pg_server.embedded.base / "server.log").read_text(errors="replace")  # type: ignore[operator]
+        altered = [line for line in log.splitlines() if "ALTER ROLE" in line and SETTINGS.roles.parser in line]
+        assert altered and all("SCRAM-SHA-256$" in line for line in altered), altered
+        assert not any(password in log for password in passwords.values())
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as admin:
+            for name in (SETTINGS.roles.collector, SETTINGS.roles.parser, SETTINGS.roles.dashboards, owner):
+                admin.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(name)))
+            admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SETTINGS.schema)))
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(owner)))
