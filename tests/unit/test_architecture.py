@@ -1,4 +1,4 @@
-"""The layout rules of DESIGN.md section 2, checked on every test run."""
+"""The layout rules of docs/architecture.md, checked on every test run."""
 
 from __future__ import annotations
 
