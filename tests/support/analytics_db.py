@@ -125,8 +125,8 @@ def catalog_snapshot(conn: psycopg.Connection[Any], schema: str) -> dict[str, An
     if has_timescale:
         snapshot["jobs"] = conn.execute(
             "SELECT job_id, proc_name, hypertable_name, config::text, schedule_interval"
-            " FROM timescaledb_information.jobs WHERE hypertable_schema = %s ORDER BY 1",
-            (schema,),
+            " FROM timescaledb_information.jobs WHERE hypertable_schema = %s OR proc_schema = %s ORDER BY 1",
+            (schema, schema),
         ).fetchall()
     return snapshot
 

@@ -43,7 +43,7 @@ def _settings(stack_file: str | None) -> DatabaseSettings:
         return DatabaseSettings()
     try:
         return DatabaseSettings.from_stack(load_stack(stack_file))
-    except (OSError, InvalidStackError) as error:
+    except (OSError, InvalidStackError, ValueError) as error:
         raise click.UsageError(str(error)) from error
 
 
@@ -103,6 +103,7 @@ def _print_status(status: dict[str, Any]) -> None:
     click.echo(f"flavor      {status['flavor']} (configured: {status['configured_flavor']})")
     click.echo(f"time zone   {status['time_zone'] or '-'}")
     click.echo(f"server      PostgreSQL {status['server_version']}")
+    click.echo(f"partitions  {status.get('partition_interval') or '-'} each")
     click.echo(f"timescaledb {status['timescaledb_version'] or 'not installed'}")
     click.echo("migrations:")
     for migration in status["migrations"]:
@@ -116,6 +117,14 @@ def _print_status(status: dict[str, Any]) -> None:
                 f"  {job['policy']:<38} {job['relation']:<28} every {job['schedule']:<10} "
                 f"last run {job['last_run'] or 'never'} ({job['last_status'] or '-'})"
             )
+    if "rejects" in status:
+        rejects = status["rejects"]
+        click.echo(
+            f"rejects:    {rejects['total']} kept (last {rejects['last'] or 'never'}), "
+            f"{rejects['recent']} in the last {rejects['recent_days']} days"
+        )
+        for reason in rejects["recent_by_reason"]:
+            click.echo(f"  {reason['count']:>8}  {reason['reason']}  (last {reason['last']})")
     if "partitions" in status:
         click.echo("retention: " + ", ".join(f"{level} {value}" for level, value in status["retention"].items()))
         click.echo("partitions:")

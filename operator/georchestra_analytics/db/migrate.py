@@ -3,7 +3,8 @@
 Order: refuse unsafe configurations; check the server can run the flavor; take the schema's advisory lock
 (concurrent runs wait); apply pending versioned migrations, each in its own transaction with its record;
 create missing roles; re-apply repeatable units (grants, views) whose rendered text changed; set passwords
-the roles lack; reconcile policies (timescaledb jobs, or postgresql partitions and retention).
+the roles lack; reconcile policies (timescaledb chunk interval and jobs, or postgresql partitions and
+retention).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from georchestra_analytics.db import partitions, roles, timescale_policies
+from georchestra_analytics.db import chunks, partitions, reject_retention, roles, timescale_policies
 from georchestra_analytics.db.aggregates import DASHBOARD_VIEWS
 from georchestra_analytics.db.context import template_context
 from georchestra_analytics.db.flavor import ServerInfo, check_server
@@ -166,16 +167,26 @@ def _recorded_settings(conn: psycopg.Connection[Any], settings: DatabaseSettings
     return current
 
 
+def partition_interval_text(settings: DatabaseSettings) -> str:
+    """The partition interval as `settings.partition_interval` records it (read by the SQL functions)."""
+    return f"{int(settings.chunk_interval.total_seconds())} seconds"
+
+
 def _sync_settings(conn: psycopg.Connection[Any], settings: DatabaseSettings) -> list[str]:
-    """Record flavor and time zone for the writer."""
+    """Record flavor and time zone for the writer, and the partition interval (which may change: it applies to
+    the partitions or chunks made from then on)."""
     table = _table(settings.schema, "settings")
     current = _recorded_settings(conn, settings)
-    wanted = {"flavor": settings.flavor, "time_zone": settings.time_zone}
+    wanted = {"flavor": settings.flavor, "time_zone": settings.time_zone,
+              "partition_interval": partition_interval_text(settings)}  # fmt: skip
     changes = []
     for key, value in wanted.items():
         if key not in current:
             conn.execute(sql.SQL("INSERT INTO {} (key, value) VALUES (%s, %s)").format(table), (key, value))
             changes.append(f"recorded {key} {value}")
+        elif current[key] != value:  # only the partition interval: the others are refused above
+            conn.execute(sql.SQL("UPDATE {} SET value = %s WHERE key = %s").format(table), (value, key))
+            changes.append(f"changed {key} from {current[key]} to {value}")
     return changes
 
 
@@ -241,7 +252,11 @@ def migrate(
             moment = now or datetime.now(UTC)
             with conn.transaction():
                 if settings.flavor == "timescaledb":
-                    report.policy_actions = timescale_policies.reconcile(conn, settings)
+                    report.policy_actions = [
+                        *chunks.reconcile_chunk_interval(conn, settings),
+                        *timescale_policies.reconcile(conn, settings),
+                        *reject_retention.reconcile_job(conn, settings),
+                    ]
                 else:
                     report.policy_actions = partitions.maintain(conn, settings, moment)
         finally:

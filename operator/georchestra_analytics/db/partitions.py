@@ -1,7 +1,9 @@
-"""postgresql flavor: monthly partitions made ahead, and retention by dropping whole expired partitions.
+"""postgresql flavor: partitions made ahead, and retention by dropping whole expired partitions.
 
-Partitions are named `<table>_pYYYY_MM` and cover one calendar month in UTC; their bounds are read back from
-the catalog, never trusted from the name.
+A partition covers one period of `spec.database.partitionInterval` (periods start at multiples of it from
+Monday 2000-01-03 00:00 UTC), less what older partitions already cover (schemas built before the interval was
+honoured have monthly ones, `<table>_pYYYY_MM`). Partitions are named `<table>_pYYYYMMDD` after their lower
+bound; bounds are read back from the catalog, never trusted from the name.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from georchestra_analytics.db import reject_retention
 from georchestra_analytics.db.aggregates import FAMILIES, LEVELS, storage_name
 from georchestra_analytics.db.settings import DatabaseSettings
 
@@ -28,7 +31,7 @@ class Partition:
 
 
 def list_partitions(conn: psycopg.Connection[Any], schema: str) -> list[Partition]:
-    """The monthly partitions of the raw tables (not the DEFAULT ones), oldest first."""
+    """The partitions of the raw tables (not the DEFAULT ones), oldest first."""
     rows = conn.execute(
         """
         SELECT parent.relname, child.relname,
@@ -48,19 +51,17 @@ def list_partitions(conn: psycopg.Connection[Any], schema: str) -> list[Partitio
 
 
 def ensure_ahead(conn: psycopg.Connection[Any], settings: DatabaseSettings, now: datetime) -> int:
-    """Create the partitions of the current month and `partitions_ahead` months after it."""
+    """Create the partitions of the current period and of `partitions_ahead` periods after it."""
     row = conn.execute(
-        sql.SQL("SELECT {}(%s, %s + make_interval(months => %s))").format(
-            sql.Identifier(settings.schema, "ensure_partitions")
-        ),
-        (now, now, settings.partitions_ahead),
+        sql.SQL("SELECT {}(%s, %s)").format(sql.Identifier(settings.schema, "ensure_partitions")),
+        (now, now + settings.chunk_interval * settings.partitions_ahead),
     ).fetchone()
     return int(row[0]) if row else 0
 
 
 def apply_retention(conn: psycopg.Connection[Any], settings: DatabaseSettings, now: datetime) -> list[str]:
-    """Drop raw partitions wholly older than the raw retention, delete expired rows of the DEFAULT partitions
-    and of the rollup tables. Returns what was done."""
+    """Drop raw partitions wholly older than the raw retention, delete expired rows of the DEFAULT partitions,
+    of rejected_logs and of the rollup tables. Returns what was done."""
     actions: list[str] = []
     schema = settings.schema
     raw = settings.retention.raw
@@ -76,6 +77,9 @@ def apply_retention(conn: psycopg.Connection[Any], settings: DatabaseSettings, n
             )
             if cursor.rowcount:
                 actions.append(f"deleted {cursor.rowcount} expired rows from {table}_default")
+        rejects = reject_retention.delete_expired(conn, schema, cutoff)
+        if rejects:
+            actions.append(f"deleted {rejects} expired rows from {reject_retention.TABLE}")
     kept: dict[str, timedelta | None] = {
         "hourly": settings.retention.hourly, "daily": settings.retention.daily, "monthly": settings.retention.monthly
     }  # fmt: skip

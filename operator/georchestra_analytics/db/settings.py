@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 Flavor = Literal["timescaledb", "postgresql"]
 FLAVORS: tuple[Flavor, ...] = ("timescaledb", "postgresql")
 
+# postgresql flavor: one table per partition and raw table, so shorter partitions would make thousands of tables.
+MIN_PARTITION_INTERVAL = timedelta(days=1)
+MSG_PARTITION_INTERVAL_TOO_SHORT = (
+    "database.partitionInterval must be at least 1d on the postgresql flavor (each partition is a table; "
+    "use 1d for the busiest platforms, the default 7d otherwise)"
+)  # the same words as the stack's rule (stack/database.py), which settings must not import
+
 
 @dataclass(frozen=True)
 class Retention:
@@ -62,10 +69,11 @@ class DatabaseSettings:
     refresh: Refresh = field(default_factory=Refresh)
     # Compress raw chunks older than this; None leaves them uncompressed.
     compress_after: timedelta | None = timedelta(days=14)
-    # A week of raw records per chunk: a chunk of a busy platform (a few million rows) stays well under a
-    # quarter of the server's memory, and retention drops whole weeks.
+    # `spec.database.partitionInterval`: the time span of one chunk (timescaledb) or partition (postgresql) of
+    # the raw tables. A week of raw records per chunk: a chunk of a busy platform (a few million rows) stays well
+    # under a quarter of the server's memory, and retention drops whole weeks.
     chunk_interval: timedelta = timedelta(days=7)
-    # postgresql flavor: monthly partitions created this many months ahead of the current one.
+    # postgresql flavor: partitions created this many intervals ahead of the current one.
     partitions_ahead: int = 3
     collector_role: str | None = None
     parser_role: str | None = None
@@ -78,6 +86,10 @@ class DatabaseSettings:
             raise ValueError("the database schema name must not be empty")
         if self.partitions_ahead < 1:
             raise ValueError("partitions_ahead must be at least 1")
+        if self.chunk_interval <= timedelta(0):
+            raise ValueError("the partition interval must be positive")
+        if self.flavor == "postgresql" and self.chunk_interval < MIN_PARTITION_INTERVAL:
+            raise ValueError(MSG_PARTITION_INTERVAL_TOO_SHORT)
         for name in (self.schema, *vars(self.roles).values()):
             if len(name.encode()) > 63:  # PostgreSQL would silently truncate it
                 raise ValueError(f"database name {name!r} is longer than PostgreSQL's 63 bytes")

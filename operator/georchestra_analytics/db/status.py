@@ -1,8 +1,9 @@
-"""`db status`: applied and pending migrations, flavor, extension version, policies and their last runs."""
+"""`db status`: applied and pending migrations, flavor, extension version, policies and their last runs, and the
+rejected records kept (in all, and by reason over the recent window)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -12,6 +13,7 @@ from georchestra_analytics.db.flavor import MIN_SERVER_VERSION
 from georchestra_analytics.db.migrate import MIGRATIONS_TABLE, applied_migrations
 from georchestra_analytics.db.migrations import REPEATABLE_TEMPLATES, versioned_migrations
 from georchestra_analytics.db.partitions import list_partitions
+from georchestra_analytics.db.reject_retention import PROCEDURE, TABLE
 from georchestra_analytics.db.settings import DatabaseSettings
 
 
@@ -19,17 +21,26 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+# The window of `rejects.recent`: long enough to span a weekend without a look.
+RECENT_REJECTS = timedelta(days=7)
+
+
 def _timescale_jobs(conn: psycopg.Connection[Any], schema: str) -> list[dict[str, Any]]:
     rows = conn.execute(
         """
-        SELECT j.job_id, j.proc_name, j.hypertable_name, j.config, j.schedule_interval::text,
-               s.last_run_started_at, s.last_run_status, s.next_start, s.total_runs, s.total_failures
+        SELECT j.job_id, j.proc_name,
+               coalesce(j.hypertable_name, CASE WHEN j.proc_name = %s THEN %s END) AS relation,
+               j.config, j.schedule_interval::text,
+               -- a job that never ran has -infinity there, which Python has no datetime for
+               CASE WHEN isfinite(s.last_run_started_at) THEN s.last_run_started_at END,
+               s.last_run_status,
+               CASE WHEN isfinite(s.next_start) THEN s.next_start END, s.total_runs, s.total_failures
         FROM timescaledb_information.jobs j
         LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id
-        WHERE j.hypertable_schema = %s
-        ORDER BY j.hypertable_name, j.proc_name
+        WHERE j.hypertable_schema = %s OR (j.proc_schema = %s AND j.proc_name = %s)
+        ORDER BY relation, j.proc_name
         """,
-        (schema,),
+        (PROCEDURE, TABLE, schema, schema, PROCEDURE),
     ).fetchall()
     return [
         {
@@ -39,6 +50,26 @@ def _timescale_jobs(conn: psycopg.Connection[Any], schema: str) -> list[dict[str
         }
         for row in rows
     ]  # fmt: skip
+
+
+def _rejects(conn: psycopg.Connection[Any], schema: str) -> dict[str, Any]:
+    """How many rejects are kept, and how many of each reason arrived over the last RECENT_REJECTS."""
+    table = sql.Identifier(schema, TABLE)
+    total = conn.execute(sql.SQL("SELECT count(*), max(rejected_at) FROM {}").format(table)).fetchone()
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT reason, count(*), max(rejected_at) FROM {} WHERE rejected_at >= now() - %s"
+            " GROUP BY reason ORDER BY 2 DESC, 1"
+        ).format(table),
+        (RECENT_REJECTS,),
+    ).fetchall()
+    return {
+        "total": total[0] if total else 0,
+        "last": _iso(total[1]) if total else None,
+        "recent_days": RECENT_REJECTS.days,
+        "recent": sum(row[1] for row in rows),
+        "recent_by_reason": [{"reason": row[0], "count": row[1], "last": _iso(row[2])} for row in rows],
+    }
 
 
 def database_status(dsn: str, settings: DatabaseSettings) -> dict[str, Any]:
@@ -66,6 +97,7 @@ def database_status(dsn: str, settings: DatabaseSettings) -> dict[str, Any]:
             "flavor": flavor,
             "configured_flavor": settings.flavor,
             "time_zone": recorded.get("time_zone"),
+            "partition_interval": recorded.get("partition_interval"),
             "server_version": server_version[0] if server_version else None,
             "server_supported": bool(version_num and int(version_num[0]) >= MIN_SERVER_VERSION),
             "timescaledb_version": extension[0] if extension else None,
@@ -76,6 +108,8 @@ def database_status(dsn: str, settings: DatabaseSettings) -> dict[str, Any]:
             "pending": [m.version for m in known if m.version not in applied]
             + [unit for unit, _ in REPEATABLE_TEMPLATES if unit not in applied],
         }
+        if migrated:
+            status["rejects"] = _rejects(conn, settings.schema)
         if migrated and flavor == "timescaledb" and extension:
             status["policies"] = _timescale_jobs(conn, settings.schema)
         elif migrated and flavor == "postgresql":

@@ -175,13 +175,17 @@ def write_records(
         if count == 0:
             return 0
         if info.flavor == "postgresql":
-            # The months the batch holds, not the span between its oldest and newest record: one record of
-            # year 1 beside one of today would otherwise create a partition for every month in between.
+            # The partition periods the batch holds, not the span between its oldest and newest record: one
+            # record of year 1 beside one of today would otherwise create a partition for every period between.
             cursor.execute(
                 sql.SQL(
-                    "SELECT {}(month, month) FROM"
-                    " (SELECT DISTINCT date_trunc('month', ts, 'UTC') AS month FROM {}) months ORDER BY month"
-                ).format(sql.Identifier(schema, "ensure_partitions"), sql.Identifier(STAGING))
+                    "SELECT {ensure}(period, period) FROM"
+                    " (SELECT DISTINCT {start}(ts) AS period FROM {staging}) periods ORDER BY period"
+                ).format(
+                    ensure=sql.Identifier(schema, "ensure_partitions"),
+                    start=sql.Identifier(schema, "partition_start"),
+                    staging=sql.Identifier(STAGING),
+                )
             )
         # Keep one row per (ts, id) within the batch, so each key is decided once.
         cursor.execute(

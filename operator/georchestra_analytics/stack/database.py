@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from georchestra_analytics.stack.base import SpecModel
-from georchestra_analytics.stack.durations import FiniteDuration
+from georchestra_analytics.stack.durations import FiniteDuration, cel_hours, duration_hours
 from georchestra_analytics.stack.pods import PodSettings, Quantity
 from georchestra_analytics.stack.references import CredentialsSecret, ObjectName
 
@@ -16,6 +16,10 @@ DATABASE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$"
 HOST_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?$|^\[[0-9a-fA-F:.]{2,45}\]$"
 
 MSG_EXACTLY_ONE_DATABASE = "set exactly one of database.managed and database.external"
+MSG_PARTITION_INTERVAL_TOO_SHORT = (
+    "database.partitionInterval must be at least 1d on the postgresql flavor (each partition is a table; "
+    "use 1d for the busiest platforms, the default 7d otherwise)"
+)
 
 Flavor = Literal["timescaledb", "postgresql"]
 
@@ -63,6 +67,11 @@ class DatabaseSpec(SpecModel):
         "json_schema_extra": {
             "x-kubernetes-validations": [
                 {"rule": "has(self.managed) != has(self.external)", "message": MSG_EXACTLY_ONE_DATABASE},
+                {
+                    "rule": "!has(self.flavor) || self.flavor != 'postgresql' || !has(self.partitionInterval) || "
+                    f"{cel_hours('self.partitionInterval')} >= 24",
+                    "message": MSG_PARTITION_INTERVAL_TOO_SHORT,
+                },
             ]
         }
     }
@@ -73,7 +82,9 @@ class DatabaseSpec(SpecModel):
     schema_name: Annotated[str, Field(max_length=63, pattern=SCHEMA_NAME_PATTERN, alias="schema")] = "analytics"
     """PostgreSQL schema holding the analytics tables and views."""
     partition_interval: FiniteDuration = "7d"
-    """Time span of one chunk (timescaledb) or partition (postgresql) of the access log table."""
+    """Time span of one chunk (timescaledb) or partition (postgresql) of the raw tables (`access_logs`,
+    `access_log_layers`). A change applies to the chunks or partitions made from then on; at least `1d` on
+    postgresql (each partition is a table)."""
     managed: ManagedDatabase | None = None
     """Run a TimescaleDB server in the cluster. Exactly one of managed and external must be set."""
     external: ExternalDatabase | None = None
@@ -83,4 +94,6 @@ class DatabaseSpec(SpecModel):
     def _exactly_one_location(self) -> DatabaseSpec:
         if (self.managed is None) == (self.external is None):
             raise ValueError(MSG_EXACTLY_ONE_DATABASE)
+        if self.flavor == "postgresql" and (duration_hours(self.partition_interval) or 0) < 24:
+            raise ValueError(MSG_PARTITION_INTERVAL_TOO_SHORT)
         return self

@@ -1,18 +1,21 @@
-"""postgresql flavor: monthly partitions made ahead and on demand, retention by dropping expired partitions."""
+"""postgresql flavor: partitions of `partitionInterval` made ahead and on demand, only for the periods a batch
+holds; a changed interval fills what existing partitions leave; retention drops expired partitions."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import psycopg
 from tests.support.analytics_db import random_records, utc
 
 from georchestra_analytics.db.migrate import migrate
-from georchestra_analytics.db.partitions import apply_retention, list_partitions
+from georchestra_analytics.db.partitions import Partition, apply_retention, list_partitions
 from georchestra_analytics.db.settings import DatabaseSettings, Retention
 from georchestra_analytics.db.writer import write_records
 
-NOW = utc(2026, 11, 27, 20, 0)
+NOW = utc(2026, 11, 27, 20, 0)  # a Friday
+WEEK_START = utc(2026, 11, 23)  # its Monday
 SETTINGS = DatabaseSettings(flavor="postgresql", retention=Retention(raw=timedelta(days=400)))
 
 
@@ -22,14 +25,49 @@ def _count(conn: psycopg.Connection, query: str) -> int:
     return int(row[0])
 
 
-def test_migrate_makes_partitions_ahead(pg_dsn: str) -> None:
+def _of(conn: psycopg.Connection, parent: str = "access_logs") -> list[Partition]:
+    return [p for p in list_partitions(conn, "analytics") if p.parent == parent]
+
+
+def _assert_tiled(partitions: list[Partition]) -> None:
+    """No overlap between partitions (PostgreSQL would refuse it anyway: this checks what list_partitions reads)."""
+    ordered = sorted(partitions, key=lambda p: p.lower)
+    assert all(a.upper <= b.lower for a, b in itertools.pairwise(ordered))
+
+
+def test_migrate_makes_weekly_partitions_ahead_by_default(pg_dsn: str) -> None:
     migrate(pg_dsn, SETTINGS, now=NOW)
     with psycopg.connect(pg_dsn) as conn:
         made = list_partitions(conn, "analytics")
-    months = sorted({p.lower for p in made if p.parent == "access_logs"})
-    assert months[0] <= NOW < made[0].upper
-    assert len(months) == 1 + SETTINGS.partitions_ahead
+        recorded = conn.execute("SELECT value FROM analytics.settings WHERE key = 'partition_interval'").fetchone()
+    weeks = sorted(p.lower for p in made if p.parent == "access_logs")
+    assert weeks == [WEEK_START + timedelta(weeks=n) for n in range(1 + SETTINGS.partitions_ahead)]
+    assert all(p.upper - p.lower == timedelta(days=7) for p in made)
     assert {p.parent for p in made} == {"access_logs", "access_log_layers"}
+    assert "access_logs_p20261123" in {p.name for p in made}
+    assert recorded == ("604800 seconds",)
+
+
+def test_daily_partitions_only_for_the_days_a_batch_holds(pg_dsn: str) -> None:
+    settings = SETTINGS.with_changes(chunk_interval=timedelta(days=1))
+    migrate(pg_dsn, settings, now=NOW)
+    records = [
+        *random_records(21, 20, utc(2021, 3, 4, 1), timedelta(hours=20)),
+        *random_records(22, 20, utc(2024, 7, 9, 3), timedelta(hours=20)),
+    ]
+    with psycopg.connect(pg_dsn) as conn:
+        before = {p.name for p in _of(conn)}
+        with conn.transaction():
+            write_records(conn, "analytics", records)
+        new = [p for p in _of(conn) if p.name not in before]
+        in_default = _count(conn, "SELECT count(*) FROM analytics.access_logs_default")
+        layers = {p.name for p in _of(conn, "access_log_layers")}
+    assert sorted((p.lower, p.upper) for p in new) == [
+        (utc(2021, 3, 4), utc(2021, 3, 5)),
+        (utc(2024, 7, 9), utc(2024, 7, 10)),
+    ]
+    assert in_default == 0
+    assert {"access_log_layers_p20210304", "access_log_layers_p20240709"} <= layers
 
 
 def test_records_outside_the_partitions_get_one_and_leave_the_default(pg_dsn: str) -> None:
@@ -40,19 +78,57 @@ def test_records_outside_the_partitions_get_one_and_leave_the_default(pg_dsn: st
             write_records(conn, "analytics", records)
         assert _count(conn, "SELECT count(*) FROM analytics.access_logs") == 200
         assert _count(conn, "SELECT count(*) FROM analytics.access_logs_default") == 0
-        # A row already in the DEFAULT partition moves into the partition made for its month.
-        conn.execute("ALTER TABLE analytics.access_logs DETACH PARTITION analytics.access_logs_p2024_03")
-        conn.execute("INSERT INTO analytics.access_logs SELECT * FROM analytics.access_logs_p2024_03 LIMIT 5")
-        conn.execute("DROP TABLE analytics.access_logs_p2024_03")
+        # A row already in the DEFAULT partition moves into the partition made for its week (Monday 2024-03-04).
+        conn.execute("ALTER TABLE analytics.access_logs DETACH PARTITION analytics.access_logs_p20240304")
+        conn.execute("INSERT INTO analytics.access_logs SELECT * FROM analytics.access_logs_p20240304 LIMIT 5")
+        conn.execute("DROP TABLE analytics.access_logs_p20240304")
         assert _count(conn, "SELECT count(*) FROM analytics.access_logs_default") == 5
         assert _count(conn, "SELECT analytics.ensure_partitions('2024-03-05', '2024-03-06')") == 1
         assert _count(conn, "SELECT count(*) FROM analytics.access_logs_default") == 0
-        assert _count(conn, "SELECT count(*) FROM analytics.access_logs_p2024_03") == 5
+        assert _count(conn, "SELECT count(*) FROM analytics.access_logs_p20240304") == 5
+
+
+def test_a_changed_interval_fills_what_older_partitions_leave(pg_dsn: str) -> None:
+    """A schema with monthly partitions (made before the interval was honoured) or another interval: new
+    partitions follow the configured interval, clipped to the old ones, so no record lands in DEFAULT."""
+    migrate(pg_dsn, SETTINGS, now=NOW)
+    with psycopg.connect(pg_dsn) as conn:
+        for parent in ("access_logs", "access_log_layers"):  # a calendar month, as older versions made them
+            conn.execute(
+                f"CREATE TABLE analytics.{parent}_p2026_03 PARTITION OF analytics.{parent}"
+                " FOR VALUES FROM ('2026-03-01 00:00+00') TO ('2026-04-01 00:00+00')"
+            )
+        conn.commit()
+        # Weekly: the week of Monday 2026-03-30 begins inside the month partition.
+        records = random_records(31, 300, utc(2026, 2, 20), timedelta(days=50))
+        with conn.transaction():
+            write_records(conn, "analytics", records)
+        weekly = _of(conn)
+        assert _count(conn, "SELECT count(*) FROM analytics.access_logs_default") == 0
+    _assert_tiled(weekly)
+    bounds = {(p.lower, p.upper) for p in weekly}
+    assert (utc(2026, 2, 23), utc(2026, 3, 1)) in bounds  # the week before the month, clipped at its start
+    assert (utc(2026, 4, 1), utc(2026, 4, 6)) in bounds  # the week it ends in, clipped at its end
+    assert (utc(2026, 4, 6), utc(2026, 4, 13)) in bounds
+    # Then daily: the next migrate records it, and partitions ahead follow it after the weekly ones.
+    daily = SETTINGS.with_changes(chunk_interval=timedelta(days=1))
+    report = migrate(pg_dsn, daily, now=NOW)
+    assert "changed partition_interval from 604800 seconds to 86400 seconds" in report.lines()
+    with psycopg.connect(pg_dsn) as conn:
+        with conn.transaction():
+            write_records(conn, "analytics", random_records(32, 50, utc(2026, 4, 12), timedelta(days=4)))
+        after = _of(conn)
+        assert _count(conn, "SELECT count(*) FROM analytics.access_logs_default") == 0
+    _assert_tiled(after)
+    new = sorted((p.lower, p.upper) for p in after if p not in weekly)
+    assert new[:2] == [(utc(2026, 4, 13), utc(2026, 4, 14)), (utc(2026, 4, 14), utc(2026, 4, 15))]
+    assert all(upper - lower == timedelta(days=1) for lower, upper in new)
+    assert not migrate(pg_dsn, daily, now=NOW).changed
 
 
 def test_retention_drops_exactly_the_expired_partitions(pg_dsn: str) -> None:
     migrate(pg_dsn, SETTINGS, now=NOW)
-    # Two and a half years of records, every month partitioned.
+    # Two and a half years of records, every week partitioned.
     records = random_records(12, 1_500, utc(2024, 5, 1), timedelta(days=900))
     with psycopg.connect(pg_dsn) as conn:
         with conn.transaction():

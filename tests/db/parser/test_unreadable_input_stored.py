@@ -106,7 +106,7 @@ def test_buffer_timestamps_python_cannot_hold_are_rejects_not_a_failed_claim(ana
     assert _count(analytics_dsn, "otel_buffer") == 0
 
 
-def test_far_apart_dates_create_only_their_own_months(analytics_dsn: str) -> None:
+def test_far_apart_dates_create_only_their_own_partitions(analytics_dsn: str) -> None:
     with psycopg.connect(analytics_dsn) as conn:
         before = {partition.name for partition in list_partitions(conn, SCHEMA)}
         rows = [
@@ -120,9 +120,10 @@ def test_far_apart_dates_create_only_their_own_months(analytics_dsn: str) -> Non
     assert summary.written == 3
     with psycopg.connect(analytics_dsn) as conn:
         created = {partition.name for partition in list_partitions(conn, SCHEMA)} - before
-    months = {f"{table}_p{month}" for table in ("access_logs", "access_log_layers") for month in ("1990_03", "2001_01")}
-    # The months of the records (2026-11 may exist already, made ahead by the migration), none in between.
-    assert months <= created <= months | {"access_logs_p2026_11", "access_log_layers_p2026_11"}
+    # Weekly partitions (the default interval), named after their Monday.
+    weeks = {f"{table}_p{week}" for table in ("access_logs", "access_log_layers") for week in ("19900226", "20010101")}
+    # The weeks of the records (2026-11-23 may exist already, made ahead by the migration), none in between.
+    assert weeks <= created <= weeks | {"access_logs_p20261123", "access_log_layers_p20261123"}
 
 
 def test_the_window_rejects_dates_outside_it_before_any_partition(analytics_dsn: str) -> None:

@@ -64,6 +64,7 @@ def _python_verdict(spec: dict[str, Any], name: str) -> str | None:
 
 
 MANAGED = {"database": {"managed": {}}}
+PG = {"managed": {}, "flavor": "postgresql"}
 EXTERNAL = {"external": {"host": "db", "credentialsSecret": {"name": "db"}}}
 CASES: list[tuple[str, dict[str, Any], str]] = [
     ("minimal", MANAGED, "analytics"),
@@ -110,6 +111,9 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("cron four fields", {**MANAGED, "parser": {"schedule": "* * * *"}}, "analytics"),
     ("cron words", {**MANAGED, "parser": {"schedule": "every minute"}}, "analytics"),
     ("cron bad shorthand", {**MANAGED, "parser": {"schedule": "@often"}}, "analytics"),
+    ("postgresql daily partitions", {"database": {**PG, "partitionInterval": "1d"}}, "analytics"),
+    ("postgresql hourly partitions", {"database": {**PG, "partitionInterval": "6h"}}, "analytics"),
+    ("timescaledb hourly chunks", {"database": {"managed": {}, "partitionInterval": "6h"}}, "analytics"),
     ("name too long", MANAGED, "a" * 37),
     ("longest name", MANAGED, "a" * 36),
 ]
