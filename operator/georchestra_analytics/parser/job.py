@@ -33,6 +33,7 @@ from georchestra_analytics.parser import jsonfast
 from georchestra_analytics.parser.ids import reject_id
 from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.record import AccessRecord, Reject
+from georchestra_analytics.parser.reject_privacy import RejectPrivacy
 from georchestra_analytics.parser.settings import ParserSettings
 from georchestra_analytics.parser.sources.otel import RECORD_UID_ATTRIBUTE
 from georchestra_analytics.parser.touched import TouchedDays
@@ -121,8 +122,13 @@ class RunSummary:
         )
 
 
-def _reject_row(reason: str, raw: dict[str, Any], source: str | None) -> dict[str, Any]:
-    return {"reason": reason, "raw": raw, "source": source, "id": reject_id(raw, RECORD_UID_ATTRIBUTE)}
+def _reject_row(
+    reason: str, raw: dict[str, Any], source: str | None, scrub: RejectPrivacy | None = None
+) -> dict[str, Any]:
+    """The id comes from the input as it was (so the same input is kept once, whatever the privacy rules); the
+    stored input has its client addresses rewritten by the privacy rule."""
+    stored = scrub.apply(raw) if scrub is not None else raw
+    return {"reason": reason, "raw": stored, "source": source, "id": reject_id(raw, RECORD_UID_ATTRIBUTE)}
 
 
 class ParseJob:
@@ -132,6 +138,7 @@ class ParseJob:
         self.conn = conn
         self.settings = settings
         self.pipeline = Pipeline(settings)
+        self.reject_privacy = RejectPrivacy(self.pipeline.classifier.privacy)
         self.info: SchemaInfo = read_schema_info(conn, settings.schema)
 
     def _classify(
@@ -147,7 +154,7 @@ class ParseJob:
             result = parse_row(item.row)
             if isinstance(result, Reject):
                 reasons[result.reason] += 1
-                rejects.append(_reject_row(result.reason, result.raw, result.source))
+                rejects.append(_reject_row(result.reason, result.raw, result.source, self.reject_privacy))
             else:
                 records.append(result)
                 origins.append(item)
@@ -171,13 +178,17 @@ class ParseJob:
         kept = [record for position, record in enumerate(records) if position not in outcome.refused]
         return outcome.written, kept
 
-    @staticmethod
     def _refuse(
-        origin: ClaimedRow, record: AccessRecord, why: str, rejects: list[dict[str, Any]], reasons: Counter[str]
+        self,
+        origin: ClaimedRow,
+        record: AccessRecord,
+        why: str,
+        rejects: list[dict[str, Any]],
+        reasons: Counter[str],
     ) -> None:
         reason = "unstorable record: " + why
         reasons[reason] += 1
-        rejects.append(_reject_row(reason, Pipeline.raw_of(origin.row), record.get("source")))
+        rejects.append(_reject_row(reason, Pipeline.raw_of(origin.row), record.get("source"), self.reject_privacy))
 
     def run_batch(self, before_commit: BeforeCommit | None = None) -> BatchResult:
         result = BatchResult()
