@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
+import pytest
+from click.testing import CliRunner
 from tests.support.analytics_db import random_records, utc
 
+from georchestra_analytics.cli import cli
 from georchestra_analytics.db.migrate import migrate
 from georchestra_analytics.db.partitions import Partition, apply_retention, list_partitions
 from georchestra_analytics.db.settings import DatabaseSettings, Retention
@@ -169,3 +173,19 @@ def test_retention_deletes_expired_rollup_rows_only(pg_dsn: str) -> None:
         raw = _count(conn, "SELECT count(*) FROM analytics.access_logs")
     assert oldest_hour is not None and oldest_hour[0] >= NOW - timedelta(days=30)
     assert daily_after == daily_before == raw == 300
+
+
+def test_partitions_shorter_than_a_day_are_refused_saying_why(pg_dsn: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 1d on the postgresql flavor"):
+        SETTINGS.with_changes(chunk_interval=timedelta(hours=6))
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(
+        "apiVersion: analytics.georchestra.org/v1alpha1\nkind: AnalyticsStack\n"
+        "metadata: {name: analytics, namespace: georchestra}\n"
+        "spec:\n  database: {flavor: postgresql, partitionInterval: 12h, managed: {}}\n"
+    )
+    result = CliRunner().invoke(cli, ["db", "migrate", "--dsn", pg_dsn, "-f", str(stack)])
+    assert result.exit_code == 2
+    assert "partitionInterval must be at least 1d on the postgresql flavor" in result.output
+    with psycopg.connect(pg_dsn) as conn:  # refused before anything was created
+        assert conn.execute("SELECT to_regnamespace('analytics')").fetchone() == (None,)
