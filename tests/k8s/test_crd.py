@@ -132,6 +132,10 @@ INVALID = [
     ),
     ({**MANAGED, "aggregates": {"refreshWindows": {"monthly": "30d"}}}, "must cover at least two buckets"),
     ({**MANAGED, "parser": {"schedule": "every five minutes"}}, "parser.schedule must be a cron expression"),
+    (
+        {"database": {"managed": {}, "flavor": "postgresql", "partitionInterval": "12h"}},
+        "database.partitionInterval must be at least 1d on the postgresql flavor",
+    ),
     ({**MANAGED, "collector": {"buffer": {"type": "disk", "maxSize": DISK_BUFFER_MIN_BYTES - 1}}}, "268435488"),
     ({**MANAGED, "collector": {"acceptedScopes": ["s"] * 65}}, "must have at most 64 items"),
     ({**MANAGED, "collector": {"syslog": {"port": 5140}}}, "collector.syslog.delivery must be atMostOnce"),
