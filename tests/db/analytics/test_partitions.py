@@ -13,7 +13,9 @@ from click.testing import CliRunner
 from tests.support.analytics_db import random_records, utc
 
 from georchestra_analytics.cli import cli
+from georchestra_analytics.db import migrate as migrate_module
 from georchestra_analytics.db.migrate import migrate
+from georchestra_analytics.db.migrations import versioned_migrations
 from georchestra_analytics.db.partitions import Partition, apply_retention, list_partitions
 from georchestra_analytics.db.settings import DatabaseSettings, Retention
 from georchestra_analytics.db.writer import write_records
@@ -189,3 +191,35 @@ def test_partitions_shorter_than_a_day_are_refused_saying_why(pg_dsn: str, tmp_p
     assert "partitionInterval must be at least 1d on the postgresql flavor" in result.output
     with psycopg.connect(pg_dsn) as conn:  # refused before anything was created
         assert conn.execute("SELECT to_regnamespace('analytics')").fetchone() == (None,)
+
+
+def test_upgrade_from_monthly_partitions(pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A schema migrated before 0005 (monthly partitions made ahead by the old ensure_partitions) takes the
+    new function in place: the parse job keeps its right to call it, and new partitions follow the interval."""
+    newest = versioned_migrations("postgresql")
+    monkeypatch.setattr(
+        migrate_module, "versioned_migrations", lambda flavor: [m for m in newest if m.version < "0005"]
+    )
+    migrate(pg_dsn, SETTINGS, now=NOW)
+    with psycopg.connect(pg_dsn) as conn:
+        monthly = _of(conn)
+    assert [p.name for p in monthly][:2] == ["access_logs_p2026_11", "access_logs_p2026_12"]
+    monkeypatch.undo()
+    report = migrate(pg_dsn, SETTINGS, now=NOW)
+    assert report.applied == ["0005_partition_interval"]
+    assert not migrate(pg_dsn, SETTINGS, now=NOW).changed
+    with psycopg.connect(pg_dsn) as conn:
+        allowed = conn.execute(
+            "SELECT has_function_privilege('analytics_parser', 'analytics.ensure_partitions(timestamptz,timestamptz)',"
+            " 'EXECUTE')"
+        ).fetchone()
+        end = max(p.upper for p in monthly)
+        with conn.transaction():
+            write_records(conn, "analytics", random_records(41, 100, end - timedelta(days=3), timedelta(days=10)))
+        after = _of(conn)
+        assert _count(conn, "SELECT count(*) FROM analytics.access_logs_default") == 0
+    assert allowed == (True,)
+    _assert_tiled(after)
+    assert {p.name for p in monthly} <= {p.name for p in after}
+    new = sorted((p for p in after if p not in monthly), key=lambda p: p.lower)
+    assert new and new[0].lower == end and all(p.upper - p.lower <= timedelta(days=7) for p in new)
