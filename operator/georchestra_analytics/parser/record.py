@@ -1,4 +1,5 @@
-"""The parsed access record (docs/architecture.md, Contracts) and the reject that replaces it when an input is unusable."""
+"""The parsed access record (docs/architecture.md, Contracts) and the reject that replaces it when an input is
+unusable."""
 
 from __future__ import annotations
 
