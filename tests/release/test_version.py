@@ -162,7 +162,8 @@ def test_wheel_and_sdist_carry_the_project_version(project_version: str, tmp_pat
 def test_make_wheel_builds_without_isolation() -> None:
     """The target the release tier's wheel check stands for."""
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
-    assert "$(BIN)/python -m build --wheel --no-isolation --outdir dist ." in makefile
+    assert "$(BIN)/python -m build --wheel --no-isolation --outdir $(DIST) ." in makefile
+    assert "\nDIST ?= dist\n" in makefile
 
 
 @pytest.mark.parametrize("kind", ["project version", "another version"])

@@ -28,7 +28,7 @@ UA_FAMILIES = ["Firefox", "Chrome", "QGIS", None]
 
 
 def random_record(rng: random.Random, start: datetime, span: timedelta) -> dict[str, Any]:
-    """One record shaped like the parse job's output (DESIGN.md section 3, plus `query`)."""
+    """One record shaped like the parse job's output (docs/architecture.md, Contracts; plus `query`)."""
     service = rng.choice(SERVICES)
     layers = sorted(set(rng.sample(LAYERS, rng.choice([0, 1, 1, 2, 3])))) if service else []
     response_time = None if rng.random() < 0.05 else int(rng.lognormvariate(4.5, 1.6))

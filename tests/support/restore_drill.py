@@ -152,8 +152,10 @@ def answers(dsn: str, flavor: str) -> dict[str, Any]:
                 " FROM timescaledb_information.jobs WHERE hypertable_schema = %s ORDER BY 1, 2, 3",
                 (SCHEMA,),
             ).fetchall()
-            result["compressed chunks"] = conn.execute(
-                "SELECT hypertable_name, count(*) FILTER (WHERE is_compressed), count(*)"
+            # Chunks per hypertable. Which of them are compressed is not compared: the compression policy's
+            # background job runs on both servers on its own schedule and may compress one between two reads.
+            result["chunks"] = conn.execute(
+                "SELECT hypertable_name, count(*)"
                 " FROM timescaledb_information.chunks WHERE hypertable_schema = %s GROUP BY 1 ORDER BY 1",
                 (SCHEMA,),
             ).fetchall()
@@ -239,8 +241,13 @@ def run_drill(server: PostgresServer, tmp_path: Path, flavor: str) -> None:
             assert after[key] == before[key], f"{key} differs after the restore"
         assert before["access_logs"] and before["usage_daily"] and before["rejected_logs"]
         if flavor == "timescaledb":
-            assert any(compressed for _table, compressed, _total in after["compressed chunks"])
             with psycopg.connect(drill.target_dsn, autocommit=True) as conn:
+                compressed = conn.execute(
+                    "SELECT count(*) FROM timescaledb_information.chunks"
+                    " WHERE hypertable_schema = %s AND is_compressed",
+                    (SCHEMA,),
+                ).fetchone()
+                assert compressed is not None and compressed[0] > 0, "the restored chunks include compressed ones"
                 restoring = conn.execute("SHOW timescaledb.restoring").fetchone()
             assert restoring == ("off",)
         keeps_parsing(drill.target_dsn, flavor, before)

@@ -23,7 +23,7 @@ from georchestra_analytics.db.context import schema_context
 from georchestra_analytics.db.schema_info import SchemaInfo, read_schema_info
 from georchestra_analytics.db.sql_templates import Quoted, render
 
-# The parsed record (DESIGN.md section 3) plus `query`, in access_logs column order, with its SQL type.
+# The parsed record (docs/architecture.md, Contracts) plus `query`, in access_logs column order, with its SQL type.
 RECORD_COLUMNS: dict[str, str] = {
     "ts": "timestamptz", "id": "text", "source": "text", "server": "text", "app": "text", "method": "text",
     "path": "text", "query": "text", "status": "smallint", "user": "text", "org": "text", "roles": "text[]",
