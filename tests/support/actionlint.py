@@ -22,19 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.k8s_assets import (
-    AssetsError,
-    Binaries,
-    _cached,
-    _cpu_parallelism,
-    _fresh_staging_bin,
-    _go_env,
-    _locked,
-    _read_record,
-    _run,
-    _write_record,
-    find_go,
-)
+from tests.support.k8s_assets import AssetsError, Binaries, go_install_cached
 
 ACTIONLINT_VERSION = "v1.7.12"
 MODULE = "github.com/rhysd/actionlint/cmd/actionlint"
@@ -59,38 +47,7 @@ def ensure_actionlint() -> Binaries:
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise AssetsError(f"{BINARY_ENV}={prebuilt} is not an executable file")
         return Binaries(paths={ACTIONLINT: path}, origin=BINARY_ENV, versions={ACTIONLINT: "prebuilt"})
-    folder = cache_folder()
-    versions = {ACTIONLINT: ACTIONLINT_VERSION}
-    with _locked(folder.parent / f"{folder.name}.lock"):
-        record = _read_record(folder, [ACTIONLINT])
-        if record is not None:
-            return _cached(folder, [ACTIONLINT], versions, record)
-        go = find_go()
-        env = _go_env(go)
-        folder.mkdir(parents=True, exist_ok=True)
-        staging_bin = _fresh_staging_bin(folder)
-        env["GOBIN"] = str(staging_bin)
-        env["GOFLAGS"] = ""  # `go install pkg@version` builds the module as released: -mod=mod does not apply
-        build_log = folder / "build.log"
-        build_log.write_text("")
-        command = [str(go), "install", "-p", _cpu_parallelism(), "-trimpath", "-ldflags=-s -w"]
-        seconds = {
-            "go install actionlint": _run(
-                [*command, f"{MODULE}@{ACTIONLINT_VERSION}"],
-                cwd=folder,
-                env=env,
-                log_file=build_log,
-                step="go install actionlint",
-            )
-        }
-        final_bin = folder / "bin"
-        if final_bin.exists():
-            shutil.rmtree(final_bin)
-        staging_bin.rename(final_bin)
-        _write_record(folder, seconds, [ACTIONLINT])
-    return Binaries(
-        paths={ACTIONLINT: final_bin / ACTIONLINT}, origin="built now", versions=versions, build_seconds=seconds
-    )
+    return go_install_cached(cache_folder(), ACTIONLINT, f"{MODULE}@{ACTIONLINT_VERSION}", ACTIONLINT_VERSION)
 
 
 def describe(binaries: Binaries) -> str:

@@ -378,11 +378,16 @@ def ensure_helm() -> Binaries:
         prebuilt = _from_assets_dir([HELM])
         assert prebuilt is not None
         return prebuilt
-    folder = helm_folder()
+    return go_install_cached(helm_folder(), HELM, f"helm.sh/helm/v4/cmd/helm@{HELM_VERSION}", HELM_VERSION)
+
+
+def go_install_cached(folder: Path, name: str, package: str, version: str) -> Binaries:
+    """`go install package` (`module/cmd@version`) into `folder`/bin, once: under a file lock, reused while its
+    build record exists. For the single-binary tools of the tests (helm, actionlint)."""
     with _locked(folder.parent / f"{folder.name}.lock"):
-        record = _read_record(folder, [HELM])
+        record = _read_record(folder, [name])
         if record is not None:
-            return _cached(folder, [HELM], {HELM: HELM_VERSION}, record)
+            return _cached(folder, [name], {name: version}, record)
         go = find_go()
         env = _go_env(go)
         folder.mkdir(parents=True, exist_ok=True)
@@ -391,31 +396,15 @@ def ensure_helm() -> Binaries:
         env["GOFLAGS"] = ""  # `go install pkg@version` builds the module as released: -mod=mod does not apply
         build_log = folder / "build.log"
         build_log.write_text("")
-        seconds = {
-            "go install helm": _run(
-                [
-                    str(go),
-                    "install",
-                    "-p",
-                    _cpu_parallelism(),
-                    "-trimpath",
-                    "-ldflags=-s -w",
-                    f"helm.sh/helm/v4/cmd/helm@{HELM_VERSION}",
-                ],
-                cwd=folder,
-                env=env,
-                log_file=build_log,
-                step="go install helm",
-            )
-        }
+        step = f"go install {name}"
+        command = [str(go), "install", "-p", _cpu_parallelism(), "-trimpath", "-ldflags=-s -w", package]
+        seconds = {step: _run(command, cwd=folder, env=env, log_file=build_log, step=step)}
         final_bin = folder / "bin"
         if final_bin.exists():
             shutil.rmtree(final_bin)
         staging_bin.rename(final_bin)
-        _write_record(folder, seconds, [HELM])
-    return Binaries(
-        paths={HELM: folder / "bin" / HELM}, origin="built now", versions={HELM: HELM_VERSION}, build_seconds=seconds
-    )
+        _write_record(folder, seconds, [name])
+    return Binaries(paths={name: final_bin / name}, origin="built now", versions={name: version}, build_seconds=seconds)
 
 
 def _main(argv: list[str] | None = None) -> int:
