@@ -313,14 +313,10 @@ def test_files_with_rotation_and_gzip_count_every_line_once(
 def test_a_restart_reads_no_file_again(
     files_collector: tuple[AnalyticsStack, str, RunningCollector],
 ) -> None:
-    # The checkpoints in the data directory (a disk buffer's volume in a pod) carry over a restart: nothing is
-    # read twice, and lines written while the collector was down are read once it is back.
+    # The checkpoints in the data directory (the volume of each collector pod with a files source) carry over
+    # a restart: nothing is read twice, and lines written while the collector was down are read once it is back.
     stack, dsn, collector = files_collector
-    write_gzip(collector.files_dir / "nginx" / "access.log.2.gz", nginx_lines(0, 6))
-    nginx = AccessLog(collector.files_dir / "nginx")
-    nginx.write(nginx_lines(10, 8))
-    wait_for(arrived(dsn, 14), 60, "14 rows")
-    assert collector.stop() == 0
+    nginx = read_history_and_stop(collector, dsn)
     nginx.write(nginx_lines(20, 5))
     nginx.rotate()
     nginx.reopen()
@@ -335,8 +331,18 @@ def test_a_restart_reads_no_file_again(
     assert (summary.written, summary.duplicates, sum(summary.rejected.values())) == (len(expected), 0, 0)
 
 
+def read_history_and_stop(collector: RunningCollector, dsn: str) -> AccessLog:
+    """A compressed history (6 lines) and a live file (8 lines) read, then the collector stopped."""
+    write_gzip(collector.files_dir / "nginx" / "access.log.2.gz", nginx_lines(0, 6))
+    nginx = AccessLog(collector.files_dir / "nginx")
+    nginx.write(nginx_lines(10, 8))
+    wait_for(arrived(dsn, 14), 60, "14 rows")
+    assert collector.stop() == 0
+    return nginx
+
+
 def forget_checkpoints(collector: RunningCollector) -> None:
-    """What a restart does to a collector whose data directory does not survive it (no disk buffer)."""
+    """What a restart does to a collector whose data directory did not survive (its volume lost)."""
     data = collector.workdir / "data"
     shutil.rmtree(data)
     data.mkdir()
@@ -347,11 +353,7 @@ def test_a_restart_without_checkpoints_reads_again_and_the_ids_collapse_it(
     files_collector: tuple[AnalyticsStack, str, RunningCollector],
 ) -> None:
     stack, dsn, collector = files_collector
-    write_gzip(collector.files_dir / "nginx" / "access.log.2.gz", nginx_lines(0, 6))
-    nginx = AccessLog(collector.files_dir / "nginx")
-    nginx.write(nginx_lines(10, 8))
-    wait_for(arrived(dsn, 14), 60, "14 rows")
-    assert collector.stop() == 0
+    nginx = read_history_and_stop(collector, dsn)
     forget_checkpoints(collector)
     nginx.write(nginx_lines(20, 2))
     nginx.close()
