@@ -34,17 +34,14 @@ from typing import IO, Any
 import psycopg
 import pytest
 from psycopg.rows import dict_row
+from tests.support import buffer_records as br
 from tests.support.accesslogs import QGIS, combined_line, proxy_line
+from tests.support.buffer_records import analytics_stack
 from tests.support.collector import RunningCollector, run_collector, wait_for
-from tests.support.vector import stack_document
 from tests.support.vector_binary import VectorBinary
 
-from georchestra_analytics.db.migrate import migrate
-from georchestra_analytics.db.settings import DatabaseSettings
-from georchestra_analytics.parser.job import RunSummary, run_worker
-from georchestra_analytics.parser.settings import ParserSettings
 from georchestra_analytics.render.vector import render_vector_config
-from georchestra_analytics.stack import AnalyticsStack, parse_stack
+from georchestra_analytics.stack import AnalyticsStack
 
 SCHEMA = "analytics"
 START = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
@@ -55,9 +52,7 @@ FILE_PATTERNS = ["nginx/access.log*", "security-proxy/access.log*"]
 
 
 def text_stack(flavor: str, collector: dict[str, Any]) -> AnalyticsStack:
-    document = stack_document({"replicas": 1, **collector})
-    document["spec"]["database"]["flavor"] = flavor
-    return parse_stack(document)
+    return analytics_stack(flavor, {"replicas": 1, **collector})[0]
 
 
 @pytest.fixture(params=["postgresql", "timescaledb"])
@@ -66,37 +61,14 @@ def flavor_dsn(request: pytest.FixtureRequest) -> tuple[str, str]:
     return request.param, str(request.getfixturevalue(fixture))
 
 
-def migrated(dsn: str, stack: AnalyticsStack) -> str:
-    migrate(dsn, DatabaseSettings.from_stack(stack))
-    return dsn
-
-
 def buffer_rows(dsn: str) -> list[dict[str, Any]]:
     with psycopg.connect(dsn, row_factory=dict_row) as conn:
         return conn.execute(f"SELECT * FROM {SCHEMA}.otel_buffer".encode()).fetchall()
 
 
-def buffer_count(dsn: str) -> int:
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(f"SELECT count(*) FROM {SCHEMA}.otel_buffer".encode()).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
 def stored_records(dsn: str) -> list[dict[str, Any]]:
     with psycopg.connect(dsn, row_factory=dict_row) as conn:
         return conn.execute(f"SELECT * FROM {SCHEMA}.access_logs".encode()).fetchall()
-
-
-def rejected_count(dsn: str) -> int:
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(f"SELECT count(*) FROM {SCHEMA}.rejected_logs".encode()).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def parse(dsn: str, stack: AnalyticsStack) -> RunSummary:
-    return run_worker(dsn, ParserSettings.from_stack(stack))
 
 
 def ingest(dsn: str, files: list[Path]) -> dict[str, Any]:
@@ -123,7 +95,7 @@ def assert_same_records_as_ingest(
     assert len({(record["ts"], record["id"]) for record in collected}) == len(collected)
     collected_ids = {record["id"] for record in collected}
     ingest(dsn, files)
-    summary = parse(dsn, stack)
+    summary = br.parse_job(dsn, stack)
     assert summary.written == len(collected), "the ingested lines are new records: their ids differ by design"
     assert summary.duplicates == 0 and not summary.rejected
     ingested = [record for record in stored_records(dsn) if record["id"] not in collected_ids]
@@ -211,7 +183,7 @@ def write_gzip(path: Path, lines: list[str]) -> None:
 
 
 def arrived(dsn: str, expected: int) -> Callable[[], bool]:
-    return lambda: buffer_count(dsn) >= expected
+    return lambda: br.count(dsn) >= expected
 
 
 def settle_then_stop(collector: RunningCollector, dsn: str, expected: int) -> None:
@@ -230,7 +202,7 @@ def files_collector(
 ) -> Iterator[tuple[AnalyticsStack, str, RunningCollector]]:
     flavor, dsn = flavor_dsn
     stack = text_stack(flavor, {"files": {"claimName": "logs", "paths": FILE_PATTERNS, "logFormat": "combined"}})
-    migrated(dsn, stack)
+    br.prepare(dsn, stack)
     rendered = render_vector_config(stack)
     with run_collector(vector_bin, rendered, dsn, tmp_path / "collector") as collector:
         yield stack, dsn, collector
@@ -290,9 +262,9 @@ def test_files_with_rotation_and_gzip_count_every_line_once(
     }
     assert all(row["attributes"]["log.format"] == "combined" for row in rows)
 
-    summary = parse(dsn, stack)
+    summary = br.parse_job(dsn, stack)
     assert (summary.claimed, summary.written, summary.duplicates) == (len(expected), len(expected), 0)
-    assert not summary.rejected and rejected_count(dsn) == 0
+    assert not summary.rejected and br.count(dsn, "rejected_logs") == 0
     collected = stored_records(dsn)
     assert len(collected) == len(expected)
     assert Counter(record["source"] for record in collected) == {"combined": 12 + 38, "security-proxy": 16}
@@ -327,7 +299,7 @@ def test_a_restart_reads_no_file_again(
     rows = buffer_rows(dsn)
     expected = nginx_lines(0, 6) + nginx.written
     assert Counter(row["message"] for row in rows) == Counter(expected)
-    summary = parse(dsn, stack)
+    summary = br.parse_job(dsn, stack)
     assert (summary.written, summary.duplicates, sum(summary.rejected.values())) == (len(expected), 0, 0)
 
 
@@ -360,8 +332,8 @@ def test_a_restart_without_checkpoints_reads_again_and_the_ids_collapse_it(
     collector.start()
     settle_then_stop(collector, dsn, 14 + 14 + 2)
     # Everything was read again from the beginning, under the same names and offsets: the same ids.
-    assert buffer_count(dsn) == 30
-    summary = parse(dsn, stack)
+    assert br.count(dsn) == 30
+    summary = br.parse_job(dsn, stack)
     assert (summary.written, summary.duplicates, sum(summary.rejected.values())) == (16, 14, 0)
 
 
@@ -387,7 +359,7 @@ def test_a_restart_without_checkpoints_after_a_rotation_counts_every_line_once(
     nginx.close()
     collector.start()
     settle_then_stop(collector, dsn, 8 + 8 + 3)
-    summary = parse(dsn, stack)
+    summary = br.parse_job(dsn, stack)
     print(f"{len(nginx.written)} lines, {summary.written} records, {summary.duplicates} recognised as replays")
     assert summary.written == len(nginx.written)
 
@@ -415,7 +387,7 @@ def test_syslog_lines_become_the_records_ingest_gives(
     dsn = str(request.getfixturevalue("timescale_dsn" if flavor == "timescaledb" else "pg_dsn"))
     syslog = {"port": 5140, "mode": mode, "logFormat": "combined", "delivery": "atMostOnce"}
     stack = text_stack(flavor, {"syslog": syslog})
-    migrated(dsn, stack)
+    br.prepare(dsn, stack)
     rendered = render_vector_config(stack)
     nginx = nginx_lines(0, 20) + nginx_lines(5, 1)  # the last one again: the same request twice
     proxy = proxy_lines(100, 10)
@@ -448,7 +420,7 @@ def test_syslog_lines_become_the_records_ingest_gives(
     assert min(row["timestamp"] for row in rows) == START
     assert len({row["attributes"]["log.record.uid"] for row in rows}) == len(rows)
 
-    summary = parse(dsn, stack)
+    summary = br.parse_job(dsn, stack)
     assert (summary.written, summary.duplicates, sum(summary.rejected.values())) == (len(rows), 0, 0)
     collected = stored_records(dsn)
     assert Counter(record["source"] for record in collected) == {"combined": 21, "security-proxy": 10}
