@@ -16,6 +16,8 @@ from georchestra_analytics.parser.ids import record_id, stable_id
 from georchestra_analytics.parser.jsonfast import Unreadable
 from georchestra_analytics.parser.record import Reject
 from georchestra_analytics.parser.request import LoggedRequest
+from georchestra_analytics.parser.sources.addresses import client_address, forwarded_for
+from georchestra_analytics.parser.sources.addresses import socket_address_ip as socket_address_ip  # re-exported
 from georchestra_analytics.parser.sources.clf import parse_text_line
 
 GATEWAY_SCOPE = "org.georchestra.gateway.accesslog"
@@ -32,16 +34,35 @@ _HEADER_PREFIX = "http.request.header."
 _PARAMETER_PREFIX = "http.request.parameter."
 _REQUEST_PREFIXES = (_HEADER_PREFIX, _PARAMETER_PREFIX)
 _HEADER_CUT, _PARAMETER_CUT = len(_HEADER_PREFIX), len(_PARAMETER_PREFIX)
-_SIZE_ATTRIBUTES = ("http.response.body.size", "http.response.size", "http.response_content_length")
-_DURATION_MS_ATTRIBUTES = ("http.server.duration", "http.response.time", "duration_ms", "http.request.duration")
+# First found wins. `http.response.body.size_bytes` and `http.response.duration_ms` are the keys georchestra/analytics
+# 2.x reads; `http.response.body.size` and `http.server.request.duration` (seconds) OpenTelemetry's HTTP
+# conventions; the others older conventions.
+_SIZE_ATTRIBUTES = (
+    "http.response.body.size",
+    "http.response.body.size_bytes",
+    "http.response.size",
+    "http.response_content_length",
+)
+_DURATION_MS_ATTRIBUTES = (
+    "http.response.duration_ms",
+    "http.server.duration",
+    "http.response.time",
+    "duration_ms",
+    "http.request.duration",
+)
 # Semantic conventions give this one in seconds.
 _DURATION_S_ATTRIBUTES = ("http.server.request.duration",)
 GATEWAY_REMOTE_ADDR_ATTRIBUTE = "http.request.remote-addr"
 _CLIENT_IP_ATTRIBUTES = ("client.address", "http.client_ip", GATEWAY_REMOTE_ADDR_ATTRIBUTE, "net.peer.ip")
-# One set intersection tells whether any of them is there: the Gateway emits none today.
+# One set intersection tells whether any of them is there: the Gateway emits none by default.
 _MEASUREMENT_ATTRIBUTES = frozenset(
     _SIZE_ATTRIBUTES + _DURATION_MS_ATTRIBUTES + _DURATION_S_ATTRIBUTES + _CLIENT_IP_ATTRIBUTES
 )
+# The request as OpenTelemetry's HTTP conventions name it, for sources other than the Gateway's MDC.
+_STATUS_ATTRIBUTES = ("http.status_code", "http.response.status_code")
+_URL_ATTRIBUTES = ("http.request.url", "url.full")
+_SERVER_ADDRESS_ATTRIBUTE = "server.address"
+_PROXY_HEADERS = ("x-forwarded-for", "forwarded")
 
 
 def json_safe(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,16 +132,6 @@ def _scalar_text(value: Any) -> str | None:
     return None
 
 
-def socket_address_ip(value: str) -> str:
-    """The address of a `java.net.InetSocketAddress#toString`, as the Gateway writes `http.request.remote-addr`:
-    `/192.0.2.44:51234`, `host.example/192.0.2.44:51234`, `/[2001:db8::1]:443` -> the IP, without the port
-    (the privacy rules then truncate or drop it)."""
-    text = value.rsplit("/", 1)[-1].strip()
-    if text.startswith("["):
-        return text[1 : text.find("]")] if "]" in text else text[1:]
-    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
-
-
 def _first(attributes: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     for name in names:
         value = attributes.get(name)
@@ -129,10 +140,39 @@ def _first(attributes: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     return None
 
 
+def _url(attributes: Mapping[str, Any]) -> Any:
+    url = _first(attributes, _URL_ATTRIBUTES)
+    if url is None:
+        path = attributes.get("url.path")
+        if isinstance(path, str) and path.startswith("/"):
+            query = attributes.get("url.query")
+            url = f"{path}?{query}" if isinstance(query, str) and query else path
+    if isinstance(url, str) and url.startswith("/"):
+        # A path alone: the server the request was addressed to, when the source names it.
+        server = attributes.get(_SERVER_ADDRESS_ATTRIBUTE)
+        if isinstance(server, str) and server and "/" not in server and len(server) <= 255:
+            scheme = attributes.get("url.scheme")
+            url = f"{scheme if scheme in ('http', 'https') else 'http'}://{server}{url}"
+    return url
+
+
+def _duration_ms(attributes: Mapping[str, Any]) -> int | None:
+    duration = _int(_first(attributes, _DURATION_MS_ATTRIBUTES))
+    if duration is not None:
+        return duration
+    seconds = _first(attributes, _DURATION_S_ATTRIBUTES)
+    if seconds is None or isinstance(seconds, bool):
+        return None
+    try:
+        return round(float(seconds) * 1000)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def _gateway(row: Mapping[str, Any], attributes: dict[str, Any], ts: datetime) -> LoggedRequest | Reject:
-    url = attributes.get("http.request.url")
+    url = _url(attributes)
     method = attributes.get("http.request.method")
-    status: Any = attributes.get("http.status_code")
+    status: Any = _first(attributes, _STATUS_ATTRIBUTES)
     message = row.get("message")
     if not url and isinstance(message, str):
         # The body repeats "METHOD STATUS URL": enough when the attributes were trimmed.
@@ -159,24 +199,16 @@ def _gateway(row: Mapping[str, Any], attributes: dict[str, Any], ts: datetime) -
     roles = [r.strip() for r in roles_text.split(",") if r.strip()] if isinstance(roles_text, str) and user else []
     duration: int | None = None
     size: int | None = None
-    client_ip: Any = None
+    direct: str | None = None
     if not _MEASUREMENT_ATTRIBUTES.isdisjoint(attributes):
-        duration = _int(_first(attributes, _DURATION_MS_ATTRIBUTES))
-        if duration is None:
-            seconds = _first(attributes, _DURATION_S_ATTRIBUTES)
-            if seconds is not None:
-                try:
-                    duration = round(float(seconds) * 1000)
-                except (TypeError, ValueError, OverflowError):
-                    duration = None
+        duration = _duration_ms(attributes)
         size = _int(_first(attributes, _SIZE_ATTRIBUTES))
-        client_ip = _first(attributes, _CLIENT_IP_ATTRIBUTES)
-        remote_addr = attributes.get(GATEWAY_REMOTE_ADDR_ATTRIBUTE)
-        if isinstance(remote_addr, str) and client_ip is remote_addr:  # the one the Gateway writes
-            client_ip = socket_address_ip(remote_addr)
-    forwarded = headers.get("x-forwarded-for")
-    if client_ip is None and forwarded:
-        client_ip = forwarded.split(",", 1)[0].strip()
+        direct = _scalar_text(_first(attributes, _CLIENT_IP_ATTRIBUTES))
+    hops: list[str] = []
+    for header in _PROXY_HEADERS:
+        if header in headers:
+            hops += forwarded_for(headers[header])
+    client_ip = client_address(direct, hops) if direct is not None or hops else None
     uid = attributes.get(RECORD_UID_ATTRIBUTE)
     request_id = attributes.get("http.request.id")
     if isinstance(uid, str) and uid:
@@ -203,7 +235,7 @@ def _gateway(row: Mapping[str, Any], attributes: dict[str, Any], ts: datetime) -
         user=str(user) if user else None,
         org=_scalar_text(attributes.get("enduser.org.id")) if user else None,
         roles=roles,
-        client_ip=str(client_ip) if client_ip is not None else None,
+        client_ip=client_ip,
         response_time_ms=_bounded(duration, 2**31),
         response_size=_bounded(size, 2**63),
         referrer=headers.get("referer") or headers.get("referrer"),
