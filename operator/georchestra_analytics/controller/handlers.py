@@ -1,19 +1,22 @@
-"""The kopf handlers, a few lines each: every trigger runs the same reconcile.
+"""The kopf handlers, a few lines each: every trigger runs the same reconcile (docs/architecture.md, control plane).
 
-- create, update and resume (operator restart) of a stack;
-- a timer every resync interval: children edited or deleted by hand are restored, Job outcomes reach the status;
+- create, update and resume (operator restart) of a stack: reconciled at once (kopf retries a failure);
+- one resync loop over kopf's index of live stacks (controller/resync.py): every stack again each resync
+  interval, sooner after a failure or when an event below asks for it;
+- an event on a child (ConfigMap, Secret, Service, NetworkPolicy, Deployment, StatefulSet, CronJob, Job; the
+  watches select the operator's labels on the server) that changes what the status depends on, or that someone
+  else made (controller/triggers.py): a finished Job, a ready collector, a hand edit or deletion;
 - an event on a Secret a stack references (found through an index of the stacks): a rotated password rolls the
-  pods that read it, through their checksum annotation;
-- an event on a child Job, Deployment or StatefulSet: a finished Job or a ready collector reaches the status at
-  once.
-No deletion handler and hence no finalizer: every child is owned through ownerReferences and goes with the
-stack; nothing outside the cluster needs cleaning up.
+  pods that read it, through their checksum annotation.
+No deletion handler, no timer, no daemon, hence no finalizer: every child is owned through ownerReferences and
+goes with the stack, nothing outside the cluster needs cleaning up, and a stack leaves the resync loop when it
+leaves kopf's index.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -26,13 +29,30 @@ from georchestra_analytics.controller import metrics
 from georchestra_analytics.controller.connection import connection_info
 from georchestra_analytics.controller.context import ControllerContext
 from georchestra_analytics.controller.events import transition_events
+from georchestra_analytics.controller.memory import StackKey
 from georchestra_analytics.controller.reconcile import ReconcileResult, reconcile, report_error
+from georchestra_analytics.controller.resync import RETRY_SECONDS, resync_loop
 from georchestra_analytics.controller.secrets import referenced_names
+from georchestra_analytics.controller.triggers import matters
 from georchestra_analytics.kube.apply import KubeError
 from georchestra_analytics.kube.naming import APP_NAME, MANAGED_BY
 from georchestra_analytics.stack.resource import GROUP, KIND, PLURAL, VERSION, InvalidStackError, parse_stack
 
-RETRY_DELAY_SECONDS = 15
+log = logging.getLogger(__name__)
+
+# The children the operator watches: (kind, API group/version, plural).
+CHILD_RESOURCES = (
+    ("ConfigMap", "v1", "configmaps"),
+    ("Service", "v1", "services"),
+    ("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies"),
+    ("Deployment", "apps/v1", "deployments"),
+    ("StatefulSet", "apps/v1", "statefulsets"),
+    ("CronJob", "batch/v1", "cronjobs"),
+    ("Job", "batch/v1", "jobs"),
+)
+Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+OWNED_SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY},app.kubernetes.io/name={APP_NAME}"
 
 
 def _post(body: kopf.Body, result: ReconcileResult) -> None:
@@ -40,30 +60,37 @@ def _post(body: kopf.Body, result: ReconcileResult) -> None:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 
 
-def run_reconcile(context: ControllerContext, body: kopf.Body, trigger: str, logger: kopf.Logger) -> None:
+def run_reconcile(context: ControllerContext, key: StackKey, trigger: str, logger: Logger) -> None:
     """Reconcile one stack, post Events for condition transitions, count it. API errors are written to the
-    status (Ready=False, ReconcileError) and raised again for kopf to retry."""
-    meta = body["metadata"]
+    status (Ready=False, ReconcileError) and raised again as kopf.TemporaryError (kopf retries its create,
+    update and resume handlers; the resync loop retries the rest)."""
+    namespace, name = key
     started = time.monotonic()
     metrics.RECONCILES.labels(trigger).inc()
-    with context.lock(meta["namespace"], meta["name"]):
+    with context.lock(namespace, name):
         now = datetime.now(UTC)
         fresh: kopf.Body | None = None
         try:
             # The latest stack, not kopf's copy: another trigger may have written the status meanwhile, and
             # conditions must merge into what is there now (or Events would repeat).
-            raw = context.api.get(KIND, meta["namespace"], meta["name"])
-            if raw is None:
+            raw = context.api.get(KIND, namespace, name)
+            if raw is None or raw["metadata"].get("deletionTimestamp"):
                 return
             fresh = kopf.Body(cast(kopf.RawBody, raw))
-            result = reconcile(context.api, fresh, now, context.options)
+            uid = raw["metadata"].get("uid")
+            result = reconcile(context.api, fresh, now, context.options, last_pruned=context.memory.pruned(key, uid))
+            # Remembered before the lock is released: the watch events of these very writes then find their
+            # digests and trigger nothing (controller/triggers.py).
+            context.memory.remember_children(key, uid, result.observed)
+            if result.pruned:
+                context.memory.remember_pruned(key, uid, result.wanted)
         except KubeError as error:
             metrics.RECONCILE_ERRORS.labels(trigger).inc()
-            # When the API itself is failing, kopf logs the error and retries.
+            # When the API itself is failing, the status cannot be written either: the retry will.
             if fresh is not None:
                 with contextlib.suppress(KubeError):
                     _post(fresh, report_error(context.api, fresh, error, now))
-            raise kopf.TemporaryError(str(error), delay=RETRY_DELAY_SECONDS) from None
+            raise kopf.TemporaryError(str(error), delay=RETRY_SECONDS) from None
         finally:
             metrics.RECONCILE_SECONDS.labels(trigger).observe(time.monotonic() - started)
     metrics.CHILDREN_APPLIED.inc(len(result.applied))
@@ -74,6 +101,19 @@ def run_reconcile(context: ControllerContext, body: kopf.Body, trigger: str, log
     logger.debug(
         "%s reconcile: %d children applied, phase %s", trigger, len(result.applied), result.status.get("phase")
     )
+
+
+def _resync(context: ControllerContext, key: StackKey) -> bool:
+    """One reconcile of the resync loop: whether it succeeded (a failure is retried sooner)."""
+    try:
+        run_reconcile(context, key, "resync", log)
+    except kopf.TemporaryError as error:
+        log.warning("reconcile of %s/%s failed, retried in %.0f s: %s", *key, RETRY_SECONDS, error)
+        return False
+    except Exception:  # a bug must not stop the loop for every other stack
+        log.exception("reconcile of %s/%s failed", *key)
+        return False
+    return True
 
 
 def build_registry(context: ControllerContext) -> kopf.OperatorRegistry:
@@ -88,65 +128,113 @@ def build_registry(context: ControllerContext) -> kopf.OperatorRegistry:
     @kopf.on.resume(*resource, id="reconcile", registry=registry)
     @kopf.on.create(*resource, id="reconcile", registry=registry)
     @kopf.on.update(*resource, id="reconcile", registry=registry)
-    def changed(body: kopf.Body, reason: str, logger: kopf.Logger, **_: Any) -> None:
-        run_reconcile(context, body, str(reason), logger)
+    def changed(namespace: str | None, name: str, reason: str, logger: kopf.Logger, **_: Any) -> None:
+        run_reconcile(context, (str(namespace), name), str(reason), logger)
 
-    @kopf.timer(
-        *resource, id="resync", interval=context.resync_seconds, initial_delay=context.resync_seconds, registry=registry
-    )
-    def resync(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
-        run_reconcile(context, body, "resync", logger)
+    @kopf.index(*resource, id="live_stacks", registry=registry)
+    def live_stacks(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[StackKey, str]:
+        # A stack being deleted (foreground deletion keeps it a while) is no longer reconciled.
+        if body.metadata.get("deletionTimestamp"):
+            return {}
+        return {(str(namespace), name): str(body.metadata.get("uid") or "")}
 
     @kopf.index(*resource, id="stacks_by_secret", registry=registry)
-    def stacks_by_secret(
-        body: kopf.Body, namespace: str | None, name: str, **_: Any
-    ) -> dict[tuple[str | None, str], str]:
+    def stacks_by_secret(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> dict[StackKey, str]:
         try:
             stack = parse_stack(body)
         except InvalidStackError:
             return {}
-        return {(namespace, secret): name for secret in referenced_names(stack)}
+        return {(str(namespace), secret): name for secret in referenced_names(stack)}
+
+    @kopf.on.startup(id="resync", registry=registry)
+    async def start_resync(**kwargs: Any) -> None:
+        index: kopf.Index[StackKey, str] = kwargs["live_stacks"]
+
+        def live() -> list[StackKey]:
+            keys = list(index)
+            context.memory.retain(keys)
+            return keys
+
+        def one(key: StackKey) -> bool:
+            return _resync(context, key)
+
+        context.resync_task = asyncio.create_task(
+            resync_loop(context.schedule, live, one, clock=time.monotonic), name="resync loop"
+        )
+
+    @kopf.on.cleanup(id="resync", registry=registry)
+    async def stop_resync(**_: Any) -> None:
+        task, context.resync_task = context.resync_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     @kopf.on.event("v1", "secrets", id="secret_changed", registry=registry)
-    def secret_changed(namespace: str | None, name: str, logger: kopf.Logger, **kwargs: Any) -> None:
-        index: kopf.Index[tuple[str | None, str], str] = kwargs["stacks_by_secret"]
-        for stack_name in sorted(set(index.get((namespace, name), []))):
-            stack = {"metadata": {"namespace": namespace, "name": stack_name}}
-            run_reconcile(context, kopf.Body(cast(kopf.RawBody, stack)), "secret", logger)
+    def secret_changed(namespace: str | None, name: str, body: kopf.Body, type: str | None, **kwargs: Any) -> None:
+        by_secret: kopf.Index[StackKey, str] = kwargs["stacks_by_secret"]
+        stacks: kopf.Index[StackKey, str] = kwargs["live_stacks"]
+        owned_by = body.metadata.labels.get(INSTANCE_LABEL) if _owned(body.metadata.labels) else None
+        for stack_name in sorted(set(by_secret.get((str(namespace), name), []))):
+            key = (str(namespace), stack_name)
+            if key not in stacks:
+                continue
+            if stack_name == owned_by and not _child_matters(context, key, "Secret", body, type):
+                continue  # a Secret the operator generated and just wrote itself
+            context.schedule.soon(key, time.monotonic())
 
-    # A Job finishing or a workload becoming ready reaches the status at once, not at the next resync.
-    owned = {"app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/name": APP_NAME}
-    for group_version, plural in (("batch/v1", "jobs"), ("apps/v1", "deployments"), ("apps/v1", "statefulsets")):
+    for kind, group_version, plural in CHILD_RESOURCES:
 
-        @kopf.on.event(group_version, plural, id=f"{plural}_changed", labels=owned, registry=registry)
-        def child_changed(namespace: str | None, labels: Mapping[str, str], logger: kopf.Logger, **_: Any) -> None:
-            stack_name = labels.get("app.kubernetes.io/instance")
-            if stack_name:
-                stack = {"metadata": {"namespace": namespace, "name": stack_name}}
-                run_reconcile(context, kopf.Body(cast(kopf.RawBody, stack)), "child", logger)
+        @kopf.on.event(
+            group_version, plural, id=f"{plural}_changed", labels=_OWNED_LABELS, param=kind, registry=registry
+        )
+        def child_changed(
+            namespace: str | None, body: kopf.Body, type: str | None, param: Any = None, **kwargs: Any
+        ) -> None:
+            stacks: kopf.Index[StackKey, str] = kwargs["live_stacks"]
+            key = (str(namespace), str(body.metadata.labels.get(INSTANCE_LABEL) or ""))
+            # Children of a stack that is gone (the garbage collector removing them) call nothing.
+            if key not in stacks or not _owned_by_live(body, stacks[key]):
+                return
+            if _child_matters(context, key, str(param), body, type):
+                context.schedule.soon(key, time.monotonic())
 
-    _timers_without_finalizer(registry)
     return registry
 
 
-def _timers_without_finalizer(registry: kopf.OperatorRegistry) -> None:
-    """kopf guards every timer with a finalizer on its object, so deleting a stack would wait for the operator
-    (and hang while the operator is down). Nothing outside the cluster needs cleaning up, and a resync of a stack
-    that is already gone does nothing, so the resync timer runs without one. (kopf offers no public switch for
-    this; a unit test fails if its registry changes shape.)"""
-    spawning = registry._spawning
-    spawning._handlers = [dataclasses.replace(handler, requires_finalizer=False) for handler in spawning._handlers]
+_OWNED_LABELS = {"app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/name": APP_NAME}
+
+
+def _owned(labels: Mapping[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in _OWNED_LABELS.items())
+
+
+def _owned_by_live(body: kopf.Body, uids: Any) -> bool:
+    """The child is the live stack's (its owner's uid is in the index), or a parse run of its CronJob."""
+    owners = body.metadata.get("ownerReferences") or []
+    live = {str(uid) for uid in uids}
+    return any(owner.get("uid") in live or owner.get("kind") == "CronJob" for owner in owners)
+
+
+def _child_matters(context: ControllerContext, key: StackKey, kind: str, body: kopf.Body, type: str | None) -> bool:
+    # Under the stack's lock: a reconcile writing this child records its digest before letting go.
+    with context.lock(*key):
+        remembered = context.memory.child(key, body.metadata.get("uid"))
+        result = matters(type, kind, body, remembered)
+        context.memory.remember_child(key, kind, body, deleted=type == "DELETED")
+    return result
 
 
 def configure_settings(settings: kopf.OperatorSettings, *, namespaced: bool) -> None:
     """kopf's bookkeeping in annotations of our own prefix (the status belongs to the controller), no peering,
-    and in namespaced mode no cluster-wide scanning (the RBAC grants no CRD or namespace watch there)."""
+    in namespaced mode no cluster-wide scanning (the RBAC grants no CRD or namespace watch there), and watches
+    of children filtered by the operator's labels on the server."""
     prefix = "analytics.georchestra.org"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=prefix, key="last-handled-configuration"
     )
-    settings.persistence.finalizer = f"{prefix}/kopf-finalizer"  # unused: there is no deletion handler
+    settings.persistence.finalizer = f"{prefix}/kopf-finalizer"  # never added: no handler needs one
     settings.peering.standalone = True
     settings.peering.mandatory = False
     settings.posting.level = logging.INFO
@@ -156,3 +244,10 @@ def configure_settings(settings: kopf.OperatorSettings, *, namespaced: bool) -> 
     # kopf's own calls (status patches, Events, its annotations) bounded like ours (kube/apply.py).
     settings.networking.connect_timeout = 10
     settings.networking.request_timeout = 60
+    for _kind, group_version, plural in CHILD_RESOURCES:
+        settings.watching.label_selectors[group_version, plural] = OWNED_SELECTOR
+    if not namespaced:
+        # Cluster-wide, only the Secrets the operator generates are watched (a user's Secret that a stack
+        # references is read again at each resync); namespaced, every Secret of the watched namespaces is, and
+        # a rotation of a referenced one reaches the pods at once.
+        settings.watching.label_selectors["v1", "secrets"] = OWNED_SELECTOR

@@ -81,6 +81,12 @@ class ReconcileResult:
     deleted: list[str] = field(default_factory=list)
     """Superseded children removed."""
     status_changed: bool = False
+    wanted: frozenset[str] = frozenset()
+    """The desired children (kind/name)."""
+    pruned: bool = False
+    """Whether superseded children were looked for (only when `wanted` differs from the last pruned set)."""
+    observed: list[Object] = field(default_factory=list)
+    """Children as the API server returned them (apply answers, existing Jobs)."""
 
 
 def _key(obj: Mapping[str, Any]) -> str:
@@ -324,10 +330,16 @@ def reconcile_suspended(api: KubeApi, stack: AnalyticsStack, body: Mapping[str, 
 
 
 def reconcile(
-    api: KubeApi, body: Mapping[str, Any], now: datetime, options: ReconcileOptions | None = None
+    api: KubeApi,
+    body: Mapping[str, Any],
+    now: datetime,
+    options: ReconcileOptions | None = None,
+    *,
+    last_pruned: frozenset[str] | None = None,
 ) -> ReconcileResult:
-    """Bring the stack's children to the desired state and report it in the status. API errors propagate
-    (the caller retries) after a ReconcileError condition has been written when possible."""
+    """Bring the stack's children to the desired state and report it in the status. API errors propagate to
+    the caller, which reports them (report_error) and retries. Superseded children are looked for (seven LISTs)
+    only when the desired set differs from `last_pruned`, the set wanted at the last prune (None: unknown)."""
     options = options or ReconcileOptions()
     result = ReconcileResult(status={}, transitions=[])
     try:
@@ -340,7 +352,11 @@ def reconcile(
         return reconcile_suspended(api, stack, body, now)
     children, check = _desired_children(api, stack, now)
     seen = _apply(api, children, result)
-    _prune(api, stack, children, result)
+    result.observed = list(seen.objects.values())
+    result.wanted = frozenset(_key(child) for child in children)
+    if result.wanted != last_pruned:
+        _prune(api, stack, children, result)
+        result.pruned = True
     previous_conditions = (body.get("status") or {}).get("conditions") or []
     states, fields = _observe(api, stack, children, seen, check.problems, options, previous_conditions)
     schema_ready = _previous_schema_ready(body) or any(

@@ -1,59 +1,47 @@
-"""The registry of handlers: one reconcile for create/update/resume, a resync timer, the Secret index, and no
-handler that would put a finalizer on a stack."""
+"""kopf's settings as the operator sets them: bounded calls, and watches of children (and, cluster-wide, of
+Secrets) filtered by the operator's labels on the API server."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import kopf
 
-import yaml
-
-from georchestra_analytics.controller.connection import load_configuration
-from georchestra_analytics.controller.context import ControllerContext
-from georchestra_analytics.controller.handlers import build_registry
+from georchestra_analytics.controller.handlers import CHILD_RESOURCES, OWNED_SELECTOR, configure_settings
+from georchestra_analytics.kube.naming import APP_NAME, MANAGED_BY
 
 
-def _context(tmp_path: Path) -> ControllerContext:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
-                "users": [{"name": "u", "user": {"token": "t"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "x",
-            }
-        ),
-        encoding="utf-8",
-    )
-    return ControllerContext(load_configuration(kubeconfig), resync_seconds=7)
+def _resource(group: str, version: str, plural: str) -> kopf.Resource:
+    return kopf.Resource(group, version, plural, namespaced=True, preferred=True)
 
 
-def test_no_handler_asks_for_a_finalizer_and_the_timer_uses_the_resync_interval(tmp_path: Path) -> None:
-    registry = build_registry(_context(tmp_path))
-    spawning = list(registry._spawning.get_all_handlers())
-    changing = list(registry._changing.get_all_handlers())
-    assert [handler.id for handler in spawning] == ["resync"]
-    assert getattr(spawning[0], "interval", None) == 7
-    assert not any(getattr(handler, "requires_finalizer", None) for handler in [*spawning, *changing])
-    assert {handler.id for handler in changing} == {"reconcile"}
-    assert {handler.id for handler in registry._indexing.get_all_handlers()} == {"stacks_by_secret"}
-    assert {handler.id for handler in registry._watching.get_all_handlers()} == {
-        "secret_changed",
-        "jobs_changed",
-        "deployments_changed",
-        "statefulsets_changed",
-    }
+def _selectors(settings: kopf.OperatorSettings, resource: kopf.Resource) -> list[str]:
+    return settings.watching.label_selectors.collect(resource)
 
 
 def test_kopf_calls_are_bounded_too() -> None:
-    import kopf
-
-    from georchestra_analytics.controller.handlers import configure_settings
-
     settings = kopf.OperatorSettings()
     configure_settings(settings, namespaced=True)
     assert settings.networking.connect_timeout == 10
     assert settings.networking.request_timeout == 60
     assert settings.watching.client_timeout is not None and settings.watching.server_timeout is not None
+
+
+def test_children_are_watched_through_the_operator_labels_in_both_modes() -> None:
+    assert f"app.kubernetes.io/managed-by={MANAGED_BY},app.kubernetes.io/name={APP_NAME}" == OWNED_SELECTOR
+    for namespaced in (True, False):
+        settings = kopf.OperatorSettings()
+        configure_settings(settings, namespaced=namespaced)
+        for _kind, group_version, plural in CHILD_RESOURCES:
+            group, _, version = group_version.rpartition("/")
+            assert _selectors(settings, _resource(group, version, plural)) == [OWNED_SELECTOR], plural
+        # Never the stacks themselves, nor anything else.
+        assert _selectors(settings, _resource("analytics.georchestra.org", "v1alpha1", "analyticsstacks")) == []
+        assert _selectors(settings, _resource("", "v1", "pods")) == []
+
+
+def test_secrets_cluster_wide_only_the_generated_ones_namespaced_all_of_the_watched_namespaces() -> None:
+    secrets = _resource("", "v1", "secrets")
+    cluster_wide, namespaced = kopf.OperatorSettings(), kopf.OperatorSettings()
+    configure_settings(cluster_wide, namespaced=False)
+    configure_settings(namespaced, namespaced=True)
+    assert _selectors(cluster_wide, secrets) == [OWNED_SELECTOR]
+    assert _selectors(namespaced, secrets) == []
