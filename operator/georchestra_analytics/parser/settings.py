@@ -1,5 +1,5 @@
-"""Settings of the parse job: schema, batch size, application mapping, privacy. Built from an AnalyticsStack
-(`from_stack`), or defaults for the dry-run and tests."""
+"""Settings of the parse job: schema, batch size, application mapping, organisation aliases, privacy. Built from
+an AnalyticsStack (`from_stack`), or defaults for the dry-run and tests."""
 
 from __future__ import annotations
 
@@ -61,6 +61,8 @@ class ParserSettings:
     # Connections per worker process: one classifies a batch while another's batch is being written.
     connections: int = 2
     applications: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_APPLICATIONS))
+    # Organisation key -> its display names (spec.parser.organisationAliases); empty: each name is its own key.
+    organisation_aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     # Records dated before now - max_age or after now + max_future are rejected: older than the raw retention
     # they would be deleted at once, and a far-off date would only create partitions or chunks. None: no bound.
@@ -81,6 +83,7 @@ class ParserSettings:
             max_batches=parser.max_batches,
             workers=parser.parallelism,
             applications={route.path_prefix: route.app for route in parser.applications},
+            organisation_aliases={alias.key: tuple(alias.names) for alias in parser.organisation_aliases},
             max_age=None if raw_hours is None else timedelta(hours=raw_hours),
             max_future=STACK_MAX_FUTURE,
             privacy=PrivacySettings(

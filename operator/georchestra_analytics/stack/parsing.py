@@ -1,8 +1,9 @@
-"""The parse job: schedule, batch size, parallel workers, application mapping, privacy."""
+"""The parse job: schedule, batch size, parallel workers, application mapping, organisation aliases, privacy."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator
@@ -81,6 +82,31 @@ def _default_applications() -> list[ApplicationRoute]:
     return [ApplicationRoute(path_prefix=prefix, app=app) for prefix, app in DEFAULT_APPLICATIONS]
 
 
+# Typographic apostrophes and non-breaking spaces as people type them in a directory, folded to plain ones.
+_FOLDED = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00a0": " ", "\u202f": " "})
+
+
+def fold_organisation_name(name: str) -> str:
+    """What two spellings of one organisation name share: Unicode NFC, typographic apostrophes folded, blanks
+    collapsed, case folded. `Ville d\u2019Orléans` and `ville d'orléans ` match; `Orleans` does not."""
+    text = unicodedata.normalize("NFC", name).translate(_FOLDED)
+    return " ".join(text.split()).casefold()
+
+
+ORG_KEY_PATTERN = r"^[^\s]{1,128}$"
+
+
+class OrganisationAlias(SpecModel):
+    """The names under which sources log the organisation `key`."""
+
+    key: Annotated[str, Field(min_length=1, max_length=128, pattern=ORG_KEY_PATTERN)]
+    """The organisation's short name, as the Gateway logs it (`enduser.org.id`): what records and dashboards
+    group by."""
+    names: Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(min_length=1, max_length=16)]
+    """Its display names, as the security-proxy logs them (`Ville d'Orléans`); matched whatever their case,
+    blanks and apostrophe style. The first is the display name of records whose source logs only the key."""
+
+
 class Privacy(SpecModel):
     """What the parse job keeps about the people behind the requests."""
 
@@ -114,6 +140,12 @@ class ParserSpec(PodSettings):
     )
     """Path prefix to application mapping. Defaults to the standard geOrchestra applications; setting it
     replaces the whole list."""
+    organisation_aliases: Annotated[list[OrganisationAlias], Field(max_length=10_000)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["key"]},
+    )
+    """Organisation key to display names: sources that log an organisation by its display name (the
+    security-proxy) count under its key, as the Gateway logs it. Empty: every logged name is its own key."""
     privacy: Privacy = Field(default_factory=Privacy)
     """Privacy rules applied before anything is stored."""
 
@@ -127,3 +159,16 @@ class ParserSpec(PodSettings):
                 raise ValueError(f"pathPrefix {route.path_prefix!r} is mapped twice")
             seen.add(route.path_prefix)
         return routes
+
+    @field_validator("organisation_aliases")
+    @classmethod
+    def _one_key_per_name(cls, aliases: list[OrganisationAlias]) -> list[OrganisationAlias]:
+        # The parse job matches names folded: two names that fold alike are one name.
+        seen: dict[str, str] = {}
+        for alias in aliases:
+            for name in (alias.key, *alias.names):
+                folded = fold_organisation_name(name)
+                other = seen.setdefault(folded, alias.key)
+                if other != alias.key:
+                    raise ValueError(f"organisation name {name!r} is given to both {other!r} and {alias.key!r}")
+        return aliases
