@@ -37,7 +37,7 @@ from georchestra_analytics.db.buffer import insert_buffer_rows
 from georchestra_analytics.db.embedded import EmbeddedPostgres
 from georchestra_analytics.db.migrate import migrate
 from georchestra_analytics.db.settings import DatabaseSettings
-from georchestra_analytics.db.writer import RECORD_COLUMNS
+from georchestra_analytics.parser.record import RECORD_COLUMNS
 
 SCHEMA = "analytics"
 LOAD_CHUNK = 50_000

@@ -12,8 +12,9 @@ import click
 from georchestra_analytics.parser.dryrun import dry_run
 from georchestra_analytics.parser.inputs import LineReader, source_name
 from georchestra_analytics.parser.pipeline import Pipeline
+from georchestra_analytics.parser.report import ParseReport
 from georchestra_analytics.parser.settings import ParserSettings, SettingsError
-from georchestra_analytics.stack import InvalidStackError, load_stack
+from georchestra_analytics.stack import InvalidStackError, environment, load_stack
 
 EXIT_FAILURE = 1  # a system fault (the shared meaning of georchestra_analytics.cli.EXIT_FAILURE)
 log = logging.getLogger(__name__)
@@ -63,13 +64,13 @@ def _database_run(
     except JobFault as error:
         log.error("parse run failed: %s", error)
         if termination_log:
-            Path(termination_log).write_text(json.dumps({"error": str(error)}), encoding="utf-8")
+            Path(termination_log).write_text(ParseReport.failed(str(error)).dumps(), encoding="utf-8")
         sys.exit(EXIT_FAILURE)
-    document = summary.to_json()
+    report = summary.report()
     if termination_log:
-        Path(termination_log).write_text(json.dumps(document), encoding="utf-8")
+        Path(termination_log).write_text(report.dumps(), encoding="utf-8")
     if as_json:
-        click.echo(json.dumps(document))
+        click.echo(report.dumps())
     else:
         click.echo(summary.describe())
 
@@ -87,7 +88,7 @@ def _database_run(
 )
 @click.argument("file", required=False, default="-")
 @click.option("--source", help="Dry-run of text lines: the source name in record ids (default: FILE's name).")
-@click.option("--dsn", envvar="ANALYTICS_DSN", help="PostgreSQL connection string (default: $ANALYTICS_DSN).")
+@click.option("--dsn", envvar=environment.DSN, help="PostgreSQL connection string (default: $ANALYTICS_DSN).")
 @click.option("-f", "--stack-file", type=click.Path(dir_okay=False), help="AnalyticsStack YAML: parser settings.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Rows claimed per transaction (default: stack's).")
 @click.option("--max-batches", type=click.IntRange(min=0), help="Batches per worker; 0 drains (default: stack's).")

@@ -14,12 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from georchestra_analytics.controller.conditions import ConditionState
+from georchestra_analytics.parser.report import ParseReport
 from georchestra_analytics.stack.status import ConditionType, Reason
 
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 MESSAGE_LIMIT = 512  # a condition message quotes at most this much of a pod's termination message
-# Keys of the parse run's termination message (parser.job.RunSummary.to_json); oldest_age_s is accepted too.
-OLDEST_AGE_KEYS = ("oldest_buffered_age_seconds", "oldest_age_s")
 
 
 @dataclass(frozen=True)
@@ -123,30 +122,8 @@ def schema_version(outcome: JobOutcome | None) -> str | None:
 @dataclass(frozen=True)
 class ParseRun:
     outcome: JobOutcome
-    counts: Mapping[str, Any]
-    """The termination message as JSON (empty when it was not JSON)."""
-
-    @property
-    def oldest_age(self) -> int | None:
-        for key in OLDEST_AGE_KEYS:
-            value = self.counts.get(key)
-            if isinstance(value, int | float):
-                return max(0, int(value))
-        return None
-
-    def count(self, key: str) -> int | None:
-        value = self.counts.get(key)
-        return max(0, int(value)) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _counts(message: str | None) -> Mapping[str, Any]:
-    if not message:
-        return {}
-    try:
-        document = json.loads(message)
-    except ValueError:
-        return {}
-    return document if isinstance(document, dict) else {}
+    report: ParseReport
+    """The termination message, as the parse job wrote it (empty when it was not a report)."""
 
 
 def parse_runs(jobs: Sequence[Mapping[str, Any]], pods: Sequence[Mapping[str, Any]]) -> list[ParseRun]:
@@ -156,7 +133,7 @@ def parse_runs(jobs: Sequence[Mapping[str, Any]], pods: Sequence[Mapping[str, An
     for job in jobs:
         outcome = job_outcome(job, grouped.get(str(job["metadata"]["name"]), []))
         if outcome.succeeded is not None and outcome.finished_at is not None:
-            runs.append(ParseRun(outcome, _counts(outcome.message)))
+            runs.append(ParseRun(outcome, ParseReport.from_message(outcome.message)))
     return sorted(runs, key=lambda run: run.outcome.finished_at or datetime.min, reverse=True)
 
 
@@ -169,13 +146,13 @@ def last_parse(run: ParseRun | None) -> dict[str, Any] | None:
         "jobName": outcome.name,
         "time": outcome.finished_at.isoformat().replace("+00:00", "Z") if outcome.finished_at else None,
         "succeeded": outcome.succeeded,
-        "claimed": run.count("claimed"),
-        "written": run.count("written"),
-        "rejected": run.count("rejected"),
-        "oldestBufferedAgeSeconds": run.oldest_age,
+        "claimed": run.report.claimed,
+        "written": run.report.written,
+        "rejected": run.report.rejected,
+        "oldestBufferedAgeSeconds": run.report.oldest_age,
     }
     if not outcome.succeeded:
-        error = run.counts.get("error")
+        error = run.report.error
         status["message"] = _quote(str(error) if error else outcome.message)[:4096] or None
     return {key: value for key, value in status.items() if value is not None}
 
@@ -202,7 +179,7 @@ def parser_condition(
     latest = runs[0]
     recent = runs[: health.failures]
     if len(recent) >= health.failures and not any(run.outcome.succeeded for run in recent):
-        detail = _quote(str(latest.counts.get("error") or latest.outcome.message or ""))
+        detail = _quote(str(latest.report.error or latest.outcome.message or ""))
         return ConditionState(
             kind,
             "False",
@@ -218,9 +195,9 @@ def parser_condition(
             Reason.PARSE_FAILED,
             f"parse Job {latest.outcome.name} failed; the next scheduled run retries",
         )
-    successes = [run for run in runs if run.outcome.succeeded and run.oldest_age is not None]
+    successes = [run for run in runs if run.outcome.succeeded and run.report.oldest_age is not None]
     if len(successes) >= 2:
-        newest, before = successes[0].oldest_age, successes[1].oldest_age
+        newest, before = successes[0].report.oldest_age, successes[1].report.oldest_age
         assert newest is not None and before is not None
         if newest > backlog_alert_age and newest > before:
             return ConditionState(
@@ -231,7 +208,7 @@ def parser_condition(
                 f"(was {before} s; alert above parser.backlogAlertAge, {backlog_alert_age} s): the parser does "
                 "not keep up; raise parser.batchSize or parser.parallelism, or run it more often",
             )
-    written = latest.count("written")
+    written = latest.report.written
     return ConditionState(
         kind,
         "True",

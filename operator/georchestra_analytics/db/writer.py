@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -22,15 +21,8 @@ from georchestra_analytics.db import aggregates
 from georchestra_analytics.db.context import schema_context
 from georchestra_analytics.db.schema_info import SchemaInfo, read_schema_info
 from georchestra_analytics.db.sql_templates import Quoted, render
+from georchestra_analytics.parser.record import RECORD_COLUMNS, Reject
 
-# The parsed record (docs/architecture.md, Contracts) plus `query`, in access_logs column order, with its SQL type.
-RECORD_COLUMNS: dict[str, str] = {
-    "ts": "timestamptz", "id": "text", "source": "text", "server": "text", "app": "text", "method": "text",
-    "path": "text", "query": "text", "status": "smallint", "user": "text", "org": "text", "roles": "text[]",
-    "service": "text", "request": "text", "layers": "text[]", "workspaces": "text[]", "tiled": "boolean",
-    "is_download": "boolean", "download_format": "text", "response_time_ms": "integer",
-    "response_size": "bigint", "referrer": "text", "user_agent": "jsonb", "client_ip": "text", "tags": "text[]",
-}  # fmt: skip
 _INT_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
 STAGING = "staging_access_logs"
 INSERTED = "inserted_access_logs"
@@ -39,14 +31,6 @@ STAGING_LAYERS = "staging_access_log_layers"
 
 class InvalidRecord(ValueError):
     """A record the writer cannot store; the parse job should have rejected it. Says which and why."""
-
-
-@dataclass(frozen=True)
-class Reject:
-    reason: str
-    raw: Any  # the input as received (JSON-serialisable)
-    source: str | None = None
-    id: str | None = None  # what was rejected, so that a replay keeps it once; None: always kept
 
 
 # The columns by kind, for record_problem: one pass per kind, exact type tests (bool is not an integer here).

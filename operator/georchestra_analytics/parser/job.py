@@ -34,6 +34,7 @@ from georchestra_analytics.parser.ids import reject_id
 from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.record import AccessRecord, Reject
 from georchestra_analytics.parser.reject_privacy import RejectPrivacy
+from georchestra_analytics.parser.report import ParseReport
 from georchestra_analytics.parser.settings import ParserSettings
 from georchestra_analytics.parser.sources.otel import RECORD_UID_ATTRIBUTE
 from georchestra_analytics.parser.touched import TouchedDays
@@ -92,20 +93,24 @@ class RunSummary:
         self.batches += other.batches
         self.touched.update(other.touched)
 
+    def report(self) -> ParseReport:
+        """The run as its termination message reports it to the controller."""
+        return ParseReport(
+            claimed=self.claimed,
+            written=self.written,
+            duplicates=self.duplicates,
+            rejected=sum(self.rejected.values()),
+            rejected_by_reason=dict(self.rejected.most_common()),
+            batches=self.batches,
+            claimed_per_worker=tuple(self.claimed_per_worker or [self.claimed]),
+            seconds=round(self.seconds, 3),
+            oldest_buffered_age_seconds=self.oldest_buffered_age_seconds,
+            aggregates_refreshed=self.aggregates_refreshed,
+            finished_at=self.finished_at,
+        )
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "claimed": self.claimed,
-            "written": self.written,
-            "duplicates": self.duplicates,
-            "rejected": sum(self.rejected.values()),
-            "rejected_by_reason": dict(self.rejected.most_common()),
-            "batches": self.batches,
-            "claimed_per_worker": self.claimed_per_worker or [self.claimed],
-            "seconds": round(self.seconds, 3),
-            "oldest_buffered_age_seconds": self.oldest_buffered_age_seconds,
-            "aggregates_refreshed": self.aggregates_refreshed,
-            "finished_at": self.finished_at,
-        }
+        return self.report().to_json()
 
     def describe(self) -> str:
         reasons = ", ".join(f"{reason}: {count}" for reason, count in self.rejected.most_common())
@@ -122,13 +127,11 @@ class RunSummary:
         )
 
 
-def _reject_row(
-    reason: str, raw: dict[str, Any], source: str | None, scrub: RejectPrivacy | None = None
-) -> dict[str, Any]:
+def _reject_row(reason: str, raw: dict[str, Any], source: str | None, scrub: RejectPrivacy | None = None) -> Reject:
     """The id comes from the input as it was (so the same input is kept once, whatever the privacy rules); the
     stored input has its client addresses rewritten by the privacy rule."""
     stored = scrub.apply(raw) if scrub is not None else raw
-    return {"reason": reason, "raw": stored, "source": source, "id": reject_id(raw, RECORD_UID_ATTRIBUTE)}
+    return Reject(reason, stored, source, reject_id(raw, RECORD_UID_ATTRIBUTE))
 
 
 class ParseJob:
@@ -143,11 +146,11 @@ class ParseJob:
 
     def _classify(
         self, claimed: list[ClaimedRow]
-    ) -> tuple[list[AccessRecord], list[ClaimedRow], list[dict[str, Any]], Counter[str]]:
+    ) -> tuple[list[AccessRecord], list[ClaimedRow], list[Reject], Counter[str]]:
         """(records, the rows they came from, rejects, reject counts by reason)."""
         records: list[AccessRecord] = []
         origins: list[ClaimedRow] = []
-        rejects: list[dict[str, Any]] = []
+        rejects: list[Reject] = []
         reasons: Counter[str] = Counter()
         parse_row = self.pipeline.parse_row
         for item in claimed:
@@ -164,7 +167,7 @@ class ParseJob:
         self,
         records: list[AccessRecord],
         origins: list[ClaimedRow],
-        rejects: list[dict[str, Any]],
+        rejects: list[Reject],
         reasons: Counter[str],
     ) -> tuple[int, list[AccessRecord]]:
         """Write the records the database takes; the others become rejects with the reason. Returns (new
@@ -183,7 +186,7 @@ class ParseJob:
         origin: ClaimedRow,
         record: AccessRecord,
         why: str,
-        rejects: list[dict[str, Any]],
+        rejects: list[Reject],
         reasons: Counter[str],
     ) -> None:
         reason = "unstorable record: " + why
@@ -208,9 +211,9 @@ class ParseJob:
                 write_rejects(self.conn, self.settings.schema, rejects, new_ids=new_ids)
                 result.rejected = Counter()
                 for reject in rejects:
-                    if reject["id"] in new_ids:
-                        new_ids.discard(reject["id"])  # the same input twice in a batch is stored once
-                        result.rejected[reject["reason"]] += 1
+                    if reject.id in new_ids:
+                        new_ids.discard(reject.id)  # the same input twice in a batch is stored once
+                        result.rejected[reject.reason] += 1
             result.duplicates = result.claimed - written - sum(result.rejected.values())
             deleted = delete_claimed(self.conn, self.settings.schema, [item.ctid for item in claimed])
             if deleted != len(claimed):

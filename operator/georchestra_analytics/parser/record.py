@@ -1,11 +1,29 @@
 """The parsed access record (docs/architecture.md, Contracts) and the reject that replaces it when an input is
-unusable."""
+unusable.
+
+`AccessRecord` is the one declaration of the record's columns: each key with its Python type and, attached to
+it, its SQL type. Everything else is derived from it: `RECORD_KEYS` (the order of the dry-run output and of
+`access_logs`), `RECORD_COLUMNS` (key -> SQL type: the writer's staging tables and checks, the benchmarks), and a
+test compares both flavors' migrated `access_logs` with it. Adding a column: add it here, and add it to the
+tables in a new migration (a versioned migration never changes once applied).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict, get_type_hints
+
+
+@dataclass(frozen=True, slots=True)
+class Sql:
+    """The SQL type of a record column, attached to its Python type with `Annotated`."""
+
+    type: str
+
+
+TIMESTAMPTZ, TEXT, TEXT_ARRAY, BOOLEAN = Sql("timestamptz"), Sql("text"), Sql("text[]"), Sql("boolean")
+SMALLINT, INTEGER, BIGINT, JSONB = Sql("smallint"), Sql("integer"), Sql("bigint"), Sql("jsonb")
 
 
 class UserAgent(TypedDict):
@@ -16,47 +34,62 @@ class UserAgent(TypedDict):
 
 
 class AccessRecord(TypedDict):
-    """One row of `access_logs`. `ts` is an aware UTC datetime here; JSON output writes it as ISO 8601."""
+    """One row of `access_logs`, in column order. `ts` is an aware UTC datetime here; JSON output writes it as
+    ISO 8601."""
 
-    ts: datetime
-    id: str
-    source: str
-    server: str | None
-    app: str | None
-    method: str | None
-    path: str
-    query: str | None
-    status: int | None
-    user: str | None
-    org: str | None
-    roles: list[str]
-    service: str | None
-    request: str | None
-    layers: list[str]
-    workspaces: list[str]
-    tiled: bool
-    is_download: bool
-    download_format: str | None
-    response_time_ms: int | None
-    response_size: int | None
-    referrer: str | None
-    user_agent: UserAgent
-    client_ip: str | None
-    tags: list[str]
+    ts: Annotated[datetime, TIMESTAMPTZ]
+    id: Annotated[str, TEXT]
+    source: Annotated[str, TEXT]
+    server: Annotated[str | None, TEXT]
+    app: Annotated[str | None, TEXT]
+    method: Annotated[str | None, TEXT]
+    path: Annotated[str, TEXT]
+    query: Annotated[str | None, TEXT]
+    status: Annotated[int | None, SMALLINT]
+    user: Annotated[str | None, TEXT]
+    org: Annotated[str | None, TEXT]
+    roles: Annotated[list[str], TEXT_ARRAY]
+    service: Annotated[str | None, TEXT]
+    request: Annotated[str | None, TEXT]
+    layers: Annotated[list[str], TEXT_ARRAY]
+    workspaces: Annotated[list[str], TEXT_ARRAY]
+    tiled: Annotated[bool, BOOLEAN]
+    is_download: Annotated[bool, BOOLEAN]
+    download_format: Annotated[str | None, TEXT]
+    response_time_ms: Annotated[int | None, INTEGER]
+    response_size: Annotated[int | None, BIGINT]
+    referrer: Annotated[str | None, TEXT]
+    user_agent: Annotated[UserAgent, JSONB]
+    client_ip: Annotated[str | None, TEXT]
+    tags: Annotated[list[str], TEXT_ARRAY]
 
 
+def _sql_types() -> dict[str, str]:
+    types = {}
+    for key, hint in get_type_hints(AccessRecord, include_extras=True).items():
+        marks = [mark for mark in getattr(hint, "__metadata__", ()) if isinstance(mark, Sql)]
+        if len(marks) != 1:
+            raise TypeError(f"AccessRecord.{key} needs exactly one Sql type")
+        types[key] = marks[0].type
+    return types
+
+
+# Key -> SQL type, in access_logs column order.
+RECORD_COLUMNS: dict[str, str] = _sql_types()
 # Column order of `access_logs`, shared by the dry-run output, the writer and the benchmark.
-RECORD_KEYS: tuple[str, ...] = tuple(AccessRecord.__annotations__)
+RECORD_KEYS: tuple[str, ...] = tuple(RECORD_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
 class Reject:
     """An input that gives no record. `reason` is a short, low-cardinality phrase (counted per run);
-    `raw` keeps the whole input (JSON-safe) so nothing is lost and the reason can be checked later."""
+    `raw` keeps the whole input (JSON-safe) so nothing is lost and the reason can be checked later; `id` names
+    what was rejected, so a replay keeps it once (None: always kept)."""
 
     reason: str
-    raw: dict[str, Any]
+    raw: Any
     source: str | None = None
+    id: str | None = None
 
 
 def record_to_json(record: AccessRecord) -> dict[str, Any]:
