@@ -6,7 +6,9 @@ Fills a fresh database per flavor with a year of synthetic access records (gener
 the aggregates the way production does (TimescaleDB: refresh of the continuous aggregates; PostgreSQL: the
 parse job's rollup statements over the whole table), then times each question both ways (best of three, warm
 cache) and prints both times and their ratio, after checking that both ways give the same answer.
-Without --dsn it starts a throwaway PostgreSQL cluster.
+Then prints the bytes stored per record: raw (access_logs), per layer (access_log_layers), aggregates, and on
+timescaledb the raw tables again after compressing every chunk. Without --dsn it starts a throwaway cluster from the
+test tier's binaries (ANALYTICS_TIMESCALEDB_TARBALL adds TimescaleDB, as for the timescale tier).
 """
 
 from __future__ import annotations
@@ -19,15 +21,21 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from georchestra_analytics.db.aggregates import FAMILIES, LEVELS, storage_name
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.support
+
+from tests.support.postgres import server_binaries
+from tests.support.sizing import RAW_TABLES, sizes
+
+from georchestra_analytics.db.aggregates import FAMILIES, LEVELS, SOURCE_TABLE, storage_name
 from georchestra_analytics.db.context import schema_context
-from georchestra_analytics.db.embedded import EmbeddedPostgres
+from georchestra_analytics.db.embedded import EmbeddedPostgres, find_bindir
 from georchestra_analytics.db.histogram import bucket_of
 from georchestra_analytics.db.migrate import migrate
 from georchestra_analytics.db.settings import DatabaseSettings, Retention
@@ -184,7 +192,8 @@ def _aggregate(dsn: str, flavor: str) -> None:
             # The parse job's own rollup statements, fed a month of raw rows at a time.
             context = schema_context(SCHEMA, TIME_ZONE, flavor)
             for lower, upper in _months():
-                for family, table in (("usage", "access_logs"), ("layer_usage", "access_log_layers")):
+                for family in FAMILIES:
+                    table = SOURCE_TABLE[family]
                     source = Quoted(
                         sql.SQL("(SELECT * FROM {} WHERE ts >= {} AND ts < {}) AS batch")
                         .format(sql.Identifier(SCHEMA, table), sql.Literal(lower), sql.Literal(upper))
@@ -247,6 +256,36 @@ def bench(server_dsn: str, flavor: str, rows: int) -> None:
                     f"{raw_time / aggregated_time:>7.1f}x  {'yes' if same(aggregated, raw) else 'NO'}",
                     flush=True,
                 )
+        _print_bytes(dsn, flavor)
+
+
+def _print_bytes(dsn: str, flavor: str) -> None:
+    """Bytes per stored record, for sizing: raw, per-layer, aggregates; compressed raw on timescaledb."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM analytics.access_logs").fetchone()
+    records = int(row[0]) if row else 0
+    measured = sizes(dsn, flavor)
+    per = {key: value / max(records, 1) for key, value in measured.items()}
+    print(
+        f"bytes per record ({flavor}): raw {per['access_logs']:.0f}, per-layer {per['access_log_layers']:.0f}, "
+        f"aggregates {per['aggregates']:.1f}; total {sum(measured.values()) / 2**20:,.0f} MiB",
+        flush=True,
+    )
+    if flavor == "timescaledb":
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for table in RAW_TABLES:
+                conn.execute(
+                    "SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks(%s::regclass) c",
+                    (f"{SCHEMA}.{table}",),
+                )
+            conn.execute("VACUUM ANALYZE")
+        compressed = sizes(dsn, flavor)
+        print(
+            f"bytes per record (timescaledb, every chunk compressed): raw "
+            f"{compressed['access_logs'] / max(records, 1):.0f}, per-layer "
+            f"{compressed['access_log_layers'] / max(records, 1):.0f}",
+            flush=True,
+        )
 
 
 def _available(server_dsn: str) -> list[str]:
@@ -264,7 +303,10 @@ def main() -> None:
     embedded = None
     server_dsn = args.dsn
     if server_dsn is None:
-        embedded = EmbeddedPostgres(settings=SERVER_SETTINGS).start()
+        bindir, problem = server_binaries()
+        if problem:
+            print(problem, file=sys.stderr)
+        embedded = EmbeddedPostgres(bindir=bindir or find_bindir(), settings=SERVER_SETTINGS).start()
         server_dsn = embedded.dsn
     try:
         flavors = args.flavor or _available(server_dsn)
