@@ -18,7 +18,7 @@ from georchestra_analytics.db.migrations import MigrationFilesError
 from georchestra_analytics.db.roles import PASSWORD_VARIABLES, passwords_from_environment
 from georchestra_analytics.db.settings import DatabaseSettings
 from georchestra_analytics.db.status import database_status
-from georchestra_analytics.stack import InvalidStackError, load_stack
+from georchestra_analytics.stack import InvalidStackError, environment, load_stack
 
 EXIT_FAILURE = 1  # a system fault (the shared meaning of georchestra_analytics.cli.EXIT_FAILURE)
 EXIT_USAGE = 2  # a configuration the database refuses
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 _dsn_option = click.option(
     "--dsn",
-    envvar="ANALYTICS_DSN",
+    envvar=environment.DSN,
     help="PostgreSQL connection string (default: $ANALYTICS_DSN). Put the password in it or in $PGPASSWORD.",
 )
 _stack_option = click.option(
@@ -105,6 +105,8 @@ def _print_status(status: dict[str, Any]) -> None:
     click.echo(f"server      PostgreSQL {status['server_version']}")
     click.echo(f"partitions  {status.get('partition_interval') or '-'} each")
     click.echo(f"timescaledb {status['timescaledb_version'] or 'not installed'}")
+    if status.get("legacy_2x"):
+        click.echo(f"2.x data    {status['legacy_2x']['message']}")
     click.echo("migrations:")
     for migration in status["migrations"]:
         click.echo(f"  applied  {migration['version']:<28} {migration['applied_at']}")

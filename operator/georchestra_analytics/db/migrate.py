@@ -1,16 +1,18 @@
 """`db migrate`: bring a schema to the desired state, and say what changed (or that nothing did).
 
-Order: refuse unsafe configurations; check the server can run the flavor; take the schema's advisory lock
-(concurrent runs wait); apply pending versioned migrations, each in its own transaction with its record;
-create missing roles; re-apply repeatable units (grants, views) whose rendered text changed; set passwords
-the roles lack; reconcile policies (timescaledb chunk interval and jobs, or postgresql partitions and
-retention).
+Order: refuse unsafe configurations and a schema georchestra-analytics 2.x built; then, in ONE transaction
+(all or nothing: a failure at any step leaves the database as it was found): take the schema's advisory lock
+(concurrent runs wait), check the server can run the flavor (creating the extension), apply pending versioned
+migrations with their records, create missing roles, re-apply repeatable units (grants, views) whose rendered
+text changed, set passwords the roles lack, reconcile policies (timescaledb chunk interval and jobs, or
+postgresql partitions and retention). Every statement involved is transactional on both flavors (TimescaleDB's
+hypertables, continuous aggregates created WITH NO DATA, and jobs included).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +25,7 @@ from georchestra_analytics.db.aggregates import DASHBOARD_VIEWS
 from georchestra_analytics.db.context import template_context
 from georchestra_analytics.db.flavor import ServerInfo, check_server
 from georchestra_analytics.db.guard import check_configuration
+from georchestra_analytics.db.legacy_schema import find_legacy_schema
 from georchestra_analytics.db.migrations import REPEATABLE_TEMPLATES, Migration, versioned_migrations
 from georchestra_analytics.db.settings import DatabaseSettings
 from georchestra_analytics.db.sql_templates import checksum, render
@@ -34,6 +37,15 @@ MIGRATIONS_TABLE = "schema_migrations"
 
 class MigrationError(RuntimeError):
     """The database cannot be migrated as it is; the message says which migration or setting and why."""
+
+
+class LegacySchemaFound(MigrationError):
+    """The schema was built by georchestra-analytics 2.x; the message names the ways forward."""
+
+
+# Called with each step's name once the step is done, inside the migration's transaction: tests inject a
+# failure there (a fault the real statements cannot be made to raise on demand).
+AfterStep = Callable[[str], None]
 
 
 @dataclass
@@ -204,23 +216,39 @@ def _views_missing(conn: psycopg.Connection[Any], schema: str) -> bool:
     return not row or row[0] != len(DASHBOARD_VIEWS)
 
 
+def _refuse_legacy(conn: psycopg.Connection[Any], schema: str) -> None:
+    legacy = find_legacy_schema(conn, schema)
+    if legacy is not None:
+        raise LegacySchemaFound(
+            f"{legacy.describe()}, which this version does not migrate in place; nothing was changed. Ways forward: "
+            + legacy.ways_forward(schema)
+        )
+
+
 def migrate(
     dsn: str,
     settings: DatabaseSettings,
     *,
     passwords: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    migrations: list[Migration] | None = None,
+    after_step: AfterStep | None = None,
 ) -> MigrationReport:
+    """`migrations`: the versioned migrations to apply (default: this version's), so a test can build the
+    database an older version left."""
     check_configuration(settings)
     report = MigrationReport()
     context = template_context(settings)
-    known = versioned_migrations(settings.flavor)
+    known = versioned_migrations(settings.flavor) if migrations is None else migrations
+    done: AfterStep = after_step or (lambda _step: None)
     with psycopg.connect(dsn, autocommit=True) as conn:
         _check_time_zone(conn, settings.time_zone)
+        _refuse_legacy(conn, settings.schema)
         _recorded_settings(conn, settings)  # before anything is created, the extension included
-        report.server = check_server(conn, settings, create_extension=True)
-        conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (_lock_key(settings.schema),))
-        try:
+        with conn.transaction():
+            # Released at commit or rollback; a concurrent run waits here, then sees what this one committed.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_lock_key(settings.schema),))
+            report.server = check_server(conn, settings, create_extension=True)
             _bootstrap(conn, settings.schema)
             applied = applied_migrations(conn, settings.schema)
             _check_applied(applied, known)
@@ -228,14 +256,14 @@ def migrate(
                 if migration.version in applied:
                     continue
                 log.info("applying migration %s", migration.version)
-                with conn.transaction():
-                    _execute_script(conn, migration.render(context))
-                    _record(conn, settings.schema, migration.version, "versioned", migration.checksum)
+                _execute_script(conn, migration.render(context))
+                _record(conn, settings.schema, migration.version, "versioned", migration.checksum)
                 report.applied.append(migration.version)
+                done(f"migration {migration.version}")
             report.schema_version = known[-1].version if known else None
-            with conn.transaction():
-                report.settings_changed = _sync_settings(conn, settings)
+            report.settings_changed = _sync_settings(conn, settings)
             report.roles_created = roles.ensure_roles(conn, settings)
+            done("roles")
             for unit, template in REPEATABLE_TEMPLATES:
                 text = render(template, **context)
                 digest = checksum(text)
@@ -244,23 +272,21 @@ def migrate(
                 if up_to_date and not (unit == "views" and _views_missing(conn, settings.schema)):
                     continue
                 log.info("applying %s", unit)
-                with conn.transaction():
-                    _execute_script(conn, text)
-                    _record(conn, settings.schema, unit, "repeatable", digest)
+                _execute_script(conn, text)
+                _record(conn, settings.schema, unit, "repeatable", digest)
                 report.reapplied.append(unit)
+                done(unit)
             report.passwords_set = roles.set_passwords(conn, settings, passwords or {})
             moment = now or datetime.now(UTC)
-            with conn.transaction():
-                if settings.flavor == "timescaledb":
-                    report.policy_actions = [
-                        *chunks.reconcile_chunk_interval(conn, settings),
-                        *timescale_policies.reconcile(conn, settings),
-                        *reject_retention.reconcile_job(conn, settings),
-                    ]
-                else:
-                    report.policy_actions = partitions.maintain(conn, settings, moment)
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (_lock_key(settings.schema),))
+            if settings.flavor == "timescaledb":
+                report.policy_actions = [
+                    *chunks.reconcile_chunk_interval(conn, settings),
+                    *timescale_policies.reconcile(conn, settings),
+                    *reject_retention.reconcile_job(conn, settings),
+                ]
+            else:
+                report.policy_actions = partitions.maintain(conn, settings, moment)
+            done("policies")
     for line in report.lines():
         log.info("%s", line)
     return report

@@ -1,5 +1,6 @@
-"""`db status`: applied and pending migrations, flavor, extension version, policies and their last runs, and the
-rejected records kept (in all, and by reason over the recent window)."""
+"""`db status`: applied and pending migrations, flavor, extension version, policies and their last runs, the
+rejected records kept (in all, and by reason over the recent window), and a georchestra-analytics 2.x database
+found in the schema."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from georchestra_analytics.db.flavor import MIN_SERVER_VERSION
+from georchestra_analytics.db.legacy_schema import find_legacy_schema
 from georchestra_analytics.db.migrate import MIGRATIONS_TABLE, applied_migrations
 from georchestra_analytics.db.migrations import REPEATABLE_TEMPLATES, versioned_migrations
 from georchestra_analytics.db.partitions import list_partitions
@@ -108,6 +110,16 @@ def database_status(dsn: str, settings: DatabaseSettings) -> dict[str, Any]:
             "pending": [m.version for m in known if m.version not in applied]
             + [unit for unit, _ in REPEATABLE_TEMPLATES if unit not in applied],
         }
+        legacy = find_legacy_schema(conn, settings.schema)
+        status["legacy_2x"] = (
+            None
+            if legacy is None
+            else {
+                "schema": legacy.schema,
+                "relations": list(legacy.relations),
+                "message": f"{legacy.describe()}: `db migrate` refuses it; {legacy.ways_forward(settings.schema)}",
+            }
+        )
         if migrated:
             status["rejects"] = _rejects(conn, settings.schema)
         if migrated and flavor == "timescaledb" and extension:
