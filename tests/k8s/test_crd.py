@@ -148,6 +148,18 @@ INVALID = [
         {"database": {"external": {"host": "db", "credentialsSecret": {"name": "s"}, "password": "inline"}}},
         'unknown field "spec.database.external.password"',
     ),
+    # Hostile values: the same refusals as the model's (tests/unit/kube/test_render_refusals.py).
+    ({**MANAGED, "collector": {"podLabels": {"team name": "a"}}}, "must be a Kubernetes label or annotation key"),
+    ({**MANAGED, "jobs": {"podAnnotations": {"example.org/a\nb": "x"}}}, "must be a Kubernetes label or annotation"),
+    ({**MANAGED, "parser": {"nodeSelector": {"zone": "a'b"}}}, "spec.parser.nodeSelector.zone"),
+    (
+        {**MANAGED, "collector": {"files": {"claimName": "logs", "paths": ["a/../../etc/*"]}}},
+        "collector.files.paths entries must be relative to the volume's root",
+    ),
+    (
+        {**MANAGED, "superset": {"url": "https://admin:pw@superset", "credentialsSecret": {"name": "s"}}},
+        "superset.url must be http(s)://host[:port][/path] without user or password",
+    ),
 ]
 
 

@@ -9,11 +9,7 @@ import click
 
 from georchestra_analytics import __version__
 from georchestra_analytics.cli.logs import configure_logging
-
-# Exit codes shared by every command, so scripts and Kubernetes Jobs can tell faults apart.
-EXIT_OK = 0
-EXIT_FAILURE = 1  # a system fault: database unreachable, API refused, ...
-EXIT_USAGE = 2  # bad arguments or an invalid stack file (click uses 2 for usage errors too)
+from georchestra_analytics.stack import environment as env
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -23,7 +19,7 @@ EXIT_USAGE = 2  # bad arguments or an invalid stack file (click uses 2 for usage
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
     default="info",
     show_default=True,
-    envvar="ANALYTICS_LOG_LEVEL",
+    envvar=env.LOG_LEVEL,
     help="Verbosity of the logs written to stderr.",
 )
 @click.option(
@@ -31,7 +27,7 @@ EXIT_USAGE = 2  # bad arguments or an invalid stack file (click uses 2 for usage
     type=click.Choice(["text", "json"], case_sensitive=False),
     default="text",
     show_default=True,
-    envvar="ANALYTICS_LOG_FORMAT",
+    envvar=env.LOG_FORMAT,
     help="json writes one JSON object per log line, for log collectors.",
 )
 def cli(log_level: str, log_format: str) -> None:
@@ -46,8 +42,8 @@ def main() -> None:
         sys.exit(130)
 
 
-# Command registration: one module per command or command group, each exposing `command`. Imported here, after
-# `cli` exists, so a command module may use the shared exit codes above.
+# Command registration: one module per command or command group, each exposing `command` (exit codes shared
+# by every command are in cli/exits.py).
 from georchestra_analytics.cli import (  # noqa: E402
     crd,
     db,

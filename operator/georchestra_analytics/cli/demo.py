@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from georchestra_analytics.cli.exits import EXIT_FAILURE
 from georchestra_analytics.db.embedded import EmbeddedPostgresError
 from georchestra_analytics.db.flavor import FlavorError
 from georchestra_analytics.db.migrate import MigrationError
@@ -29,7 +30,6 @@ from georchestra_analytics.demo.report import UsageReport
 from georchestra_analytics.demo.sample import DEFAULT_RECORDS, DEFAULT_SEED, Sample, generate
 from georchestra_analytics.parser.job import JobFault, RunSummary
 
-EXIT_FAILURE = 1  # a system fault (the shared meaning of georchestra_analytics.cli.EXIT_FAILURE)
 log = logging.getLogger(__name__)
 
 

@@ -11,12 +11,13 @@ from itertools import chain, islice
 import click
 import psycopg
 
+from georchestra_analytics.cli.exits import EXIT_FAILURE
+from georchestra_analytics.cli.stack_file import read_stack
 from georchestra_analytics.db.buffer import insert_buffer_rows
 from georchestra_analytics.parser.ingest import buffer_rows, detect_format, unreadable_input_row
 from georchestra_analytics.parser.inputs import LineReader, source_name
-from georchestra_analytics.stack import InvalidStackError, load_stack
+from georchestra_analytics.stack import environment as env
 
-EXIT_FAILURE = 1  # a system fault (the shared meaning of georchestra_analytics.cli.EXIT_FAILURE)
 _ROWS_PER_TRANSACTION = 20_000
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,7 @@ def _schema(stack_file: str | None, schema: str | None) -> str:
         return schema
     if stack_file is None:
         return "analytics"
-    try:
-        return load_stack(stack_file).spec.database.schema_name
-    except (OSError, InvalidStackError) as error:
-        raise click.UsageError(str(error)) from error
+    return read_stack(stack_file).spec.database.schema_name
 
 
 def _ingest_file(conn: psycopg.Connection[object], schema: str, name: str, input_format: str) -> tuple[int, int]:
@@ -65,7 +63,7 @@ def _ingest_file(conn: psycopg.Connection[object], schema: str, name: str, input
     help="text: access-log lines (security-proxy, combined, common); json: one buffer row per line; "
     "auto: json when the first line is a JSON object.",
 )
-@click.option("--dsn", envvar="ANALYTICS_DSN", help="PostgreSQL connection string (default: $ANALYTICS_DSN).")
+@click.option("--dsn", envvar=env.DSN, help=f"PostgreSQL connection string (default: ${env.DSN}).")
 @click.option("-f", "--stack-file", type=click.Path(dir_okay=False), help="AnalyticsStack YAML (for the schema).")
 @click.option("--schema", help="Schema of the buffer table (default: the stack's, else analytics).")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
@@ -82,7 +80,7 @@ def command(
     Record ids come from each file's name and content, so ingesting the same file again counts nothing twice.
     """
     if not dsn:
-        raise click.UsageError("no database: give --dsn or set ANALYTICS_DSN")
+        raise click.UsageError(f"no database: give --dsn or set {env.DSN}")
     target = _schema(stack_file, schema)
     counts: dict[str, int] = {}
     rejected = 0

@@ -10,6 +10,7 @@ import click
 from georchestra_analytics.controller.context import DEFAULT_RESYNC_SECONDS
 from georchestra_analytics.controller.metrics import serve
 from georchestra_analytics.controller.runner import OperatorOptions, run_operator
+from georchestra_analytics.stack import environment as env
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
     type=click.IntRange(min=0, max=65535),
     default=9090,
     show_default=True,
-    envvar="ANALYTICS_METRICS_PORT",
+    envvar=env.METRICS_PORT,
     help="Port of the Prometheus /metrics endpoint; 0 turns it off.",
 )
 @click.option(
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
     type=click.FloatRange(min=1),
     default=DEFAULT_RESYNC_SECONDS,
     show_default=True,
-    envvar="ANALYTICS_RESYNC_INTERVAL",
+    envvar=env.RESYNC_INTERVAL,
     help="Seconds between re-checks of every stack's children (drift, Job outcomes).",
 )
 @click.option(

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
+from georchestra_analytics.cli.stack_file import read_stack
 from georchestra_analytics.kube.children import build_children
 from georchestra_analytics.kube.inputs import rendered_inputs
 from georchestra_analytics.kube.manifests import to_yaml, to_yaml_stream
-from georchestra_analytics.stack import InvalidStackError, load_stack
 
 
 def _file_name(index: int, child: dict[str, Any]) -> str:
@@ -39,10 +39,7 @@ def command(stack_file: str, out_dir: str | None) -> None:
     reconcile). Checksum annotations of referenced Secrets are absent: the operator computes them from the
     Secrets' data, which this command never reads.
     """
-    try:
-        stack = load_stack(stack_file)
-    except InvalidStackError as error:
-        raise click.UsageError(str(error)) from error
+    stack = read_stack(stack_file)
     children = build_children(stack, rendered_inputs(stack))
     if out_dir is None:
         click.echo(to_yaml_stream(children), nl=False)

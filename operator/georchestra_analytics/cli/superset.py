@@ -15,21 +15,23 @@ from pathlib import Path
 
 import click
 
+from georchestra_analytics.cli.exits import EXIT_FAILURE, Refused
+from georchestra_analytics.cli.stack_file import read_stack
 from georchestra_analytics.db.settings import DatabaseSettings
 from georchestra_analytics.kube.database_access import database_access
-from georchestra_analytics.stack import AnalyticsStack, InvalidStackError, load_stack
+from georchestra_analytics.stack import AnalyticsStack
+from georchestra_analytics.stack import environment as env
 from georchestra_analytics.superset.bundle import Bundle, BundleError, build_bundle
 from georchestra_analytics.superset.client import SupersetClient
 from georchestra_analytics.superset.errors import SupersetError
 from georchestra_analytics.superset.settings import BundleSettings, BundleSettingsError, DatabaseTarget
 from georchestra_analytics.superset.sync import sync
 
-EXIT_FAILURE = 1  # a system fault (the shared meaning of georchestra_analytics.cli.EXIT_FAILURE)
-SUPERSET_USERNAME_VARIABLE = "SUPERSET_USERNAME"
-SUPERSET_PASSWORD_VARIABLE = "SUPERSET_PASSWORD"
-DATABASE_PASSWORD_VARIABLE = "ANALYTICS_DASHBOARDS_PASSWORD"
+SUPERSET_USERNAME_VARIABLE = env.SUPERSET_USERNAME
+SUPERSET_PASSWORD_VARIABLE = env.SUPERSET_PASSWORD
+DATABASE_PASSWORD_VARIABLE = env.ROLE_PASSWORDS["dashboards"]
 # libpq's variables, which every Job of the operator carries (the stack's own database account).
-FALLBACK_USER_VARIABLE, FALLBACK_PASSWORD_VARIABLE = "PGUSER", "PGPASSWORD"
+FALLBACK_USER_VARIABLE, FALLBACK_PASSWORD_VARIABLE = env.PGUSER, env.PGPASSWORD
 log = logging.getLogger(__name__)
 
 
@@ -57,11 +59,11 @@ def bundle_settings(stack: AnalyticsStack, db_user: str | None, db_host: str | N
 
 
 def _bundle(stack_file: str, db_user: str | None, db_host: str | None) -> tuple[AnalyticsStack, Bundle]:
+    stack = read_stack(stack_file)
     try:
-        stack = load_stack(stack_file)
         return stack, build_bundle(bundle_settings(stack, db_user, db_host))
-    except (OSError, InvalidStackError, BundleSettingsError) as error:
-        raise click.UsageError(str(error)) from error
+    except BundleSettingsError as error:
+        raise Refused(str(error)) from None
     except BundleError as error:
         log.error("cannot render the dashboard bundle: %s", error)
         sys.exit(EXIT_FAILURE)
@@ -104,12 +106,12 @@ stack_option = click.option(
 )
 db_user_option = click.option(
     "--db-user",
-    envvar="ANALYTICS_DASHBOARDS_USER",
+    envvar=env.DASHBOARDS_USER,
     help="Database role Superset connects as. [default: the stack's dashboards role, <schema>_dashboards]",
 )
 db_host_option = click.option(
     "--db-host",
-    envvar="ANALYTICS_DASHBOARDS_DB_HOST",
+    envvar=env.DASHBOARDS_DB_HOST,
     help="Database host as Superset reaches it. [default: spec.superset.databaseHost, else the stack's host]",
 )
 
@@ -138,7 +140,7 @@ def bundle_command(stack_file: str, db_user: str | None, db_host: str | None, ou
 @stack_option
 @db_user_option
 @db_host_option
-@click.option("--url", envvar="SUPERSET_URL", help="Superset base URL. [default: spec.superset.url]")
+@click.option("--url", envvar=env.SUPERSET_URL, help="Superset base URL. [default: spec.superset.url]")
 @click.option("--force", is_flag=True, help="Import even when Superset already holds this bundle.")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds per HTTP request.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")

@@ -18,12 +18,9 @@ import psycopg
 from psycopg import sql
 
 from georchestra_analytics.db.settings import DatabaseSettings
+from georchestra_analytics.stack import environment
 
-PASSWORD_VARIABLES = {
-    "collector": "ANALYTICS_COLLECTOR_PASSWORD",
-    "parser": "ANALYTICS_PARSER_PASSWORD",
-    "dashboards": "ANALYTICS_DASHBOARDS_PASSWORD",
-}
+PASSWORD_VARIABLES = environment.ROLE_PASSWORDS
 
 
 def role_names(settings: DatabaseSettings) -> dict[str, str]:

@@ -10,6 +10,7 @@ from georchestra_analytics.stack.resource import (
     KIND,
     MAX_NAME_LENGTH,
     MSG_NAME_LENGTH,
+    MSG_NAME_PATTERN,
     NAME_PATTERN,
     PLURAL,
     SHORT_NAMES,
@@ -20,7 +21,6 @@ from georchestra_analytics.stack.spec import AnalyticsStackSpec
 from georchestra_analytics.stack.status import StackStatus
 
 CRD_NAME = f"{PLURAL}.{GROUP}"
-MSG_NAME_PATTERN = "metadata.name must be a DNS label (lower-case letters, digits, '-', starting with a letter)"
 
 PRINTER_COLUMNS: list[dict[str, Any]] = [
     {

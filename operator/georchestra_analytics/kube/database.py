@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from georchestra_analytics.kube.database_access import MANAGED_USERNAME, POSTGRES_PORT
+from georchestra_analytics.kube.database_access import MANAGED_USERNAME
 from georchestra_analytics.kube.naming import (
     ANNOTATION_PREFIX,
     DATABASE,
@@ -28,7 +28,7 @@ from georchestra_analytics.kube.pods import (
     secret_env,
     tmp_volume,
 )
-from georchestra_analytics.stack.database import ManagedDatabase
+from georchestra_analytics.stack.database import POSTGRES_PORT, ManagedDatabase
 from georchestra_analytics.stack.images import TIMESCALEDB_IMAGE
 from georchestra_analytics.stack.resource import AnalyticsStack
 
@@ -81,7 +81,11 @@ def database_statefulset(stack: AnalyticsStack, secret_checksums: Mapping[str, s
     managed = _managed(stack)
     secret = database_secret_name(stack)
     tmp, tmp_mount = tmp_volume()
-    probe_command = ["sh", "-c", 'exec pg_isready -h 127.0.0.1 -p 5432 -U "$POSTGRES_USER" -d "$POSTGRES_DB"']
+    probe_command = [
+        "sh",
+        "-c",
+        f'exec pg_isready -h 127.0.0.1 -p {POSTGRES_PORT} -U "$POSTGRES_USER" -d "$POSTGRES_DB"',
+    ]
     container = {
         "name": "timescaledb",
         "image": managed.image or TIMESCALEDB_IMAGE,

@@ -14,8 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote, urlencode
 
-from georchestra_analytics.db.roles import PASSWORD_VARIABLES, role_names
+from psycopg.conninfo import make_conninfo
+
+from georchestra_analytics.db.roles import role_names
 from georchestra_analytics.db.settings import DatabaseSettings
 from georchestra_analytics.kube.naming import (
     ANNOTATION_PREFIX,
@@ -26,9 +29,10 @@ from georchestra_analytics.kube.naming import (
     metadata,
 )
 from georchestra_analytics.kube.pods import secret_env
+from georchestra_analytics.stack import environment as env
+from georchestra_analytics.stack.database import POSTGRES_PORT
 from georchestra_analytics.stack.resource import AnalyticsStack
 
-POSTGRES_PORT = 5432
 MANAGED_USERNAME = "analytics"
 MANAGED_SSL_MODE = "prefer"  # in-cluster traffic; TLS is used when the server offers it
 
@@ -50,12 +54,22 @@ class DatabaseAccess:
     password_key: str
 
     @property
+    def libpq_host(self) -> str:
+        """The host as libpq takes it: an IPv6 address without the brackets a URL needs."""
+        return self.host.removeprefix("[").removesuffix("]")
+
+    @property
     def dsn(self) -> str:
-        return f"host={self.host} port={self.port} dbname={self.database} sslmode={self.ssl_mode}"
+        """libpq's key=value form, each value quoted by psycopg: no value can add a keyword."""
+        return make_conninfo(host=self.libpq_host, port=self.port, dbname=self.database, sslmode=self.ssl_mode)
 
     @property
     def endpoint(self) -> str:
-        return f"postgresql://{self.host}:{self.port}/{self.database}?sslmode={self.ssl_mode}"
+        """The URL form. The model restricts the host (a DNS name or a bracketed IPv6 address) and the database
+        name (letters, digits, `_`, `-`); they are percent-encoded all the same."""
+        host = self.host if self.host.startswith("[") else quote(self.host, safe="")
+        query = urlencode({"sslmode": self.ssl_mode})
+        return f"postgresql://{host}:{self.port}/{quote(self.database, safe='')}?{query}"
 
 
 def database_access(stack: AnalyticsStack) -> DatabaseAccess:
@@ -114,7 +128,7 @@ def roles_secret(stack: AnalyticsStack, passwords: Mapping[str, str] | None) -> 
 
 def role_password_env(stack: AnalyticsStack, roles: Sequence[Role]) -> list[dict[str, Any]]:
     """ANALYTICS_<ROLE>_PASSWORD variables (the names `db migrate` and `superset sync` read) from the Secret."""
-    return [secret_env(PASSWORD_VARIABLES[role], roles_secret_name(stack), ROLE_PASSWORD_KEYS[role]) for role in roles]
+    return [secret_env(env.ROLE_PASSWORDS[role], roles_secret_name(stack), ROLE_PASSWORD_KEYS[role]) for role in roles]
 
 
 def database_env(stack: AnalyticsStack, role: Role | None) -> list[dict[str, Any]]:
@@ -122,22 +136,22 @@ def database_env(stack: AnalyticsStack, role: Role | None) -> list[dict[str, Any
     access = database_access(stack)
     if role is None:
         credentials = [
-            secret_env("PGUSER", access.secret_name, access.username_key),
-            secret_env("PGPASSWORD", access.secret_name, access.password_key),
+            secret_env(env.PGUSER, access.secret_name, access.username_key),
+            secret_env(env.PGPASSWORD, access.secret_name, access.password_key),
         ]
     else:
         credentials = [
-            {"name": "PGUSER", "value": database_role_names(stack)[role]},
-            secret_env("PGPASSWORD", roles_secret_name(stack), ROLE_PASSWORD_KEYS[role]),
+            {"name": env.PGUSER, "value": database_role_names(stack)[role]},
+            secret_env(env.PGPASSWORD, roles_secret_name(stack), ROLE_PASSWORD_KEYS[role]),
         ]
     return [
-        {"name": "PGHOST", "value": access.host},
-        {"name": "PGPORT", "value": str(access.port)},
-        {"name": "PGDATABASE", "value": access.database},
-        {"name": "PGSSLMODE", "value": access.ssl_mode},
+        {"name": env.PGHOST, "value": access.libpq_host},
+        {"name": env.PGPORT, "value": str(access.port)},
+        {"name": env.PGDATABASE, "value": access.database},
+        {"name": env.PGSSLMODE, "value": access.ssl_mode},
         *credentials,
-        {"name": "ANALYTICS_DSN", "value": access.dsn},
-        {"name": "ANALYTICS_DB_ENDPOINT", "value": access.endpoint},
+        {"name": env.DSN, "value": access.dsn},
+        {"name": env.DB_ENDPOINT, "value": access.endpoint},
     ]
 
 

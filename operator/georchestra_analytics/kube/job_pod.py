@@ -20,6 +20,7 @@ from georchestra_analytics.kube.pods import (
     tmp_volume,
 )
 from georchestra_analytics.kube.stack_config import stack_volume
+from georchestra_analytics.stack import environment as env
 from georchestra_analytics.stack.images import project_image
 from georchestra_analytics.stack.pods import PodSettings
 from georchestra_analytics.stack.resource import AnalyticsStack
@@ -47,7 +48,7 @@ def job_pod_template(
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["georchestra-analytics"],
         "args": list(args),
-        "env": [*database_env(stack, database_role), *extra_env, {"name": "ANALYTICS_LOG_FORMAT", "value": "json"}],
+        "env": [*database_env(stack, database_role), *extra_env, {"name": env.LOG_FORMAT, "value": "json"}],
         "resources": resources(settings, resources_key),
         "securityContext": container_security_context(),
         # The command writes its outcome (JSON) here; the operator reads it from the finished pod's status.

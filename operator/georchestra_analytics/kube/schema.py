@@ -14,6 +14,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, NoDefault
 from pydantic_core import PydanticUndefined, core_schema
 
+from georchestra_analytics.stack.k8s_names import MSG_QUALIFIED_NAME, QUALIFIED_NAME_PATTERN
+
 JsonSchema = dict[str, Any]
 
 # Keywords a structural schema may carry (others, such as `title`, are dropped).
@@ -124,6 +126,16 @@ def _structural(node: JsonSchema, definitions: dict[str, JsonSchema]) -> JsonSch
             result[key] = " ".join(value.split())  # docstrings wrap lines; `kubectl explain` re-wraps
         else:
             result[key] = value
+
+    # A map whose keys follow a pattern (labels, annotations): the values' schema for every key, and the keys
+    # checked by a CEL rule (a structural schema has neither patternProperties nor propertyNames).
+    patterns = node.get("patternProperties", {})
+    if len(patterns) == 1:
+        ((key_pattern, value_schema),) = patterns.items()
+        result["additionalProperties"] = _structural(value_schema, definitions)
+        message = MSG_QUALIFIED_NAME if key_pattern == QUALIFIED_NAME_PATTERN else f"keys must match {key_pattern}"
+        key_rule = {"rule": f"self.all(k, k.matches(r'{key_pattern}'))", "message": message}
+        result["x-kubernetes-validations"] = [*result.get("x-kubernetes-validations", []), key_rule]
 
     # A map with a closed set of keys (resources: cpu, memory, ...) becomes an object with those properties.
     names = node.get("propertyNames", {})

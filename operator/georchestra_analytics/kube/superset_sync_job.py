@@ -10,9 +10,8 @@ from georchestra_analytics.kube.job_pod import job_pod_template
 from georchestra_analytics.kube.naming import SUPERSET_SYNC, child_name, digest, metadata
 from georchestra_analytics.kube.pods import secret_env
 from georchestra_analytics.kube.stack_config import STACK_FILE
+from georchestra_analytics.stack import environment as env
 from georchestra_analytics.stack.resource import AnalyticsStack
-
-DASHBOARDS_USER_ENV = "ANALYTICS_DASHBOARDS_USER"  # the envvar of `superset sync --db-user`
 
 
 def superset_sync_job(
@@ -25,10 +24,10 @@ def superset_sync_job(
         return None
     credentials = superset.credentials_secret
     extra_env = [
-        secret_env("SUPERSET_USERNAME", credentials.name, credentials.username_key),
-        secret_env("SUPERSET_PASSWORD", credentials.name, credentials.password_key),
+        secret_env(env.SUPERSET_USERNAME, credentials.name, credentials.username_key),
+        secret_env(env.SUPERSET_PASSWORD, credentials.name, credentials.password_key),
         # The account Superset connects as: the read-only dashboards role (cli/superset.py reads these).
-        {"name": DASHBOARDS_USER_ENV, "value": database_role_names(stack)["dashboards"]},
+        {"name": env.DASHBOARDS_USER, "value": database_role_names(stack)["dashboards"]},
         *role_password_env(stack, ["dashboards"]),
     ]
     jobs = stack.spec.jobs

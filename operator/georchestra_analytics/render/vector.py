@@ -21,7 +21,7 @@ from georchestra_analytics.render.vrl import (
     VrlParameter,
     program_with_parameters,
 )
-from georchestra_analytics.stack import AnalyticsStack, CollectorSpec
+from georchestra_analytics.stack import AnalyticsStack, CollectorSpec, environment
 
 TEMPLATE = "vector/vector.yaml.j2"
 
@@ -30,7 +30,7 @@ OTLP_HTTP_PORT = 4318
 API_PORT = 8686  # GET /health: liveness and readiness probes
 METRICS_PORT = 9598  # Prometheus exposition of Vector's internal metrics
 
-BUFFER_DSN_ENV = "ANALYTICS_DB_ENDPOINT"
+BUFFER_DSN_ENV = environment.DB_ENDPOINT
 """Environment variable holding the buffer database's URL (`postgresql://host:5432/db?sslmode=require`), the
 one the pods already carry. The sink's driver (sqlx) takes the user and password from `PGUSER`/`PGPASSWORD`
 when the URL has none, and those come from the credentials Secret (`secretKeyRef`). Vector resolves the

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from georchestra_analytics.stack.base import SpecModel
-from georchestra_analytics.stack.pods import Labels, PodSettings
+from georchestra_analytics.stack.k8s_names import DnsLabel, Labels
+from georchestra_analytics.stack.pods import PodSettings
 from georchestra_analytics.stack.references import ObjectName
 
 # Vector refuses a disk buffer smaller than this (its minimum max_size, in bytes).
@@ -26,7 +28,35 @@ GATEWAY_ACCESS_LOG_SCOPE = "org.georchestra.gateway.accesslog"
 SECURITY_PROXY_ACCESS_LOG_SCOPE = "org.georchestra.security.accesslog"
 
 ScopeName = Annotated[str, Field(min_length=1, max_length=256)]
-NamespaceName = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+# A file pattern relative to the volume's root: no NUL (the API server would store it, Vector cannot open it)
+# and no `..` segment (it would leave the volume).
+FILE_PATH_PATTERN = r"^[^/\x00][^\x00]*$"
+PARENT_SEGMENT_PATTERN = r"(^|/)\.\.(/|$)"
+MSG_FILE_PATH = "collector.files.paths entries must be relative to the volume's root, without a '..' segment or NUL"
+
+
+def _inside_the_volume(path: str) -> str:
+    if not re.fullmatch(FILE_PATH_PATTERN, path) or re.search(PARENT_SEGMENT_PATTERN, path):
+        raise ValueError(f"{path!r}: {MSG_FILE_PATH}")
+    return path
+
+
+FilePattern = Annotated[
+    str,
+    Field(min_length=1, max_length=512),
+    AfterValidator(_inside_the_volume),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 512,
+            "pattern": FILE_PATH_PATTERN,
+            "x-kubernetes-validations": [
+                {"rule": f"!self.matches(r'{PARENT_SEGMENT_PATTERN}')", "message": MSG_FILE_PATH}
+            ],
+        }
+    ),
+]
 
 
 class Buffer(SpecModel):
@@ -73,7 +103,7 @@ class NetworkAccess(SpecModel):
 
     enabled: bool = True
     """Create the NetworkPolicy. Without it any pod of the cluster can reach the collector."""
-    allowed_namespaces: Annotated[list[NamespaceName], Field(max_length=64)] = Field(default_factory=list)
+    allowed_namespaces: Annotated[list[DnsLabel], Field(max_length=64)] = Field(default_factory=list)
     """Namespaces whose pods may send; empty allows only the AnalyticsStack's own namespace."""
     allowed_pod_labels: Labels = Field(default_factory=dict)
     """Labels a sending pod must carry (in the allowed namespaces); empty allows every pod there."""
@@ -117,10 +147,10 @@ class FileSource(SpecModel):
     claim_name: ObjectName
     """PersistentVolumeClaim holding the files, mounted read-only in the collector pods."""
     paths: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^/].*$")]],
+        list[FilePattern],
         Field(min_length=1, max_length=16),
     ]
-    """Glob patterns of the files, relative to the volume's root (e.g. `nginx/access*.log`)."""
+    """Glob patterns of the files, relative to the volume's root (e.g. `nginx/access*.log`), without `..`."""
     log_format: Literal["clf", "combined", "security-proxy"] = "combined"
     """Format of the lines."""
 

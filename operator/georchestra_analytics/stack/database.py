@@ -15,6 +15,9 @@ SCHEMA_NAME_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
 DATABASE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$"
 HOST_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?$|^\[[0-9a-fA-F:.]{2,45}\]$"
 
+POSTGRES_PORT = 5432
+"""PostgreSQL's port: the managed server's, and an external server's default."""
+
 MSG_EXACTLY_ONE_DATABASE = "set exactly one of database.managed and database.external"
 MSG_PARTITION_INTERVAL_TOO_SHORT = (
     "database.partitionInterval must be at least 1d on the postgresql flavor (each partition is a table; "
@@ -50,7 +53,7 @@ class ExternalDatabase(SpecModel):
 
     host: Annotated[str, Field(min_length=1, max_length=253, pattern=HOST_PATTERN)]
     """Host name or address of the server, as seen from the cluster's pods."""
-    port: Annotated[int, Field(ge=1, le=65535)] = 5432
+    port: Annotated[int, Field(ge=1, le=65535)] = POSTGRES_PORT
     """TCP port of the server."""
     database_name: Annotated[str, Field(max_length=63, pattern=DATABASE_NAME_PATTERN)] = "analytics"
     """Database holding the analytics schema."""

@@ -11,11 +11,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from georchestra_analytics.stack.base import SpecModel
+from georchestra_analytics.stack.k8s_names import Annotations, Labels, LabelValue, QualifiedName
 from georchestra_analytics.stack.references import LocalObjectReference
 
 QUANTITY_PATTERN = r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|[numkMGTPE]i?|Ki)?$"
 IMAGE_PATTERN = r"^[^\s]+$"
-LABEL_KEY_PATTERN = r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 
 
 def _quantity_text(value: object) -> object:
@@ -50,9 +50,6 @@ ResourceList = Annotated[
 Image = Annotated[str, Field(min_length=1, max_length=512, pattern=IMAGE_PATTERN)]
 """A container image reference, `registry/name:tag` or `...@sha256:...`."""
 
-Labels = Annotated[dict[str, Annotated[str, Field(max_length=63)]], Field(max_length=32)]
-Annotations = Annotated[dict[str, Annotated[str, Field(max_length=4096)]], Field(max_length=32)]
-
 Affinity = Annotated[
     dict[str, Any],
     WithJsonSchema({"type": "object", "x-kubernetes-preserve-unknown-fields": True}),
@@ -72,11 +69,11 @@ class ResourceRequirements(SpecModel):
 class Toleration(SpecModel):
     """A Kubernetes toleration, passed to the pod unchanged."""
 
-    key: Annotated[str, Field(max_length=316)] | None = None
+    key: QualifiedName | None = None
     """Taint key the toleration applies to; empty with operator Exists matches every taint."""
     operator: Literal["Exists", "Equal"] | None = None
     """Exists or Equal (the Kubernetes default)."""
-    value: Annotated[str, Field(max_length=63)] | None = None
+    value: LabelValue | None = None
     """Taint value the toleration matches, with operator Equal."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
     """Taint effect to match; empty matches all effects."""

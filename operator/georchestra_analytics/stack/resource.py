@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError
 
 from georchestra_analytics.stack.base import SpecModel
+from georchestra_analytics.stack.k8s_names import DnsLabel
 from georchestra_analytics.stack.spec import AnalyticsStackSpec
 from georchestra_analytics.stack.status import StackStatus
 
@@ -28,13 +30,23 @@ NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 MSG_NAME_LENGTH = f"metadata.name must be at most {MAX_NAME_LENGTH} characters: child names add up to 25 more"
 
 
+MSG_NAME_PATTERN = "metadata.name must be a DNS label (lower-case letters, digits, '-', starting with a letter)"
+
+
+def _stack_name(name: str) -> str:
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ValueError(f"{name!r}: {MSG_NAME_PATTERN}")
+    return name
+
+
 class StackMetadata(SpecModel):
     """The parts of the object's metadata the operator uses; others are kept but ignored."""
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
-    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN)]
-    namespace: Annotated[str, Field(min_length=1, max_length=63)] = "default"
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH), AfterValidator(_stack_name)]
+    # Checked as Kubernetes does: the namespace reaches host names and libpq connection strings.
+    namespace: DnsLabel = "default"
     uid: str | None = None
     generation: int | None = None
     labels: dict[str, str] = Field(default_factory=dict)
@@ -67,17 +79,40 @@ class AnalyticsStack(SpecModel):
         return self.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+# A stack file is a few kilobytes; the API server's own limit on an object is about 1.5 MB.
+MAX_STACK_FILE_BYTES = 1 << 20
+
+
 class InvalidStackError(ValueError):
-    """A stack document that cannot be used; the message lists every problem with its location."""
+    """A stack document that cannot be used; the message is one line listing every problem with its location."""
+
+
+def _location_part(part: str | int) -> str:
+    # A map key from the document is printed quoted when it is not a plain name: it may hold a line break.
+    text = str(part)
+    return text if re.fullmatch(r"[-A-Za-z0-9_./\[\]]+", text) else repr(text)
 
 
 def _describe(error: ValidationError) -> str:
-    lines = []
+    problems = []
     for problem in error.errors():
-        where = ".".join(str(part) for part in problem["loc"]) or "(document)"
+        where = ".".join(_location_part(part) for part in problem["loc"]) or "(document)"
         message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"{where}: {message}")
-    return "\n".join(lines)
+        problems.append(f"{where}: {message}")
+    return "; ".join(problems)
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: a few lines of nested aliases expand to gigabytes (a "billion laughs"), and a stack
+    never needs them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise InvalidStackError(
+                f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not accepted in a stack file"
+            )
+        return super().compose_node(parent, index)
 
 
 def parse_stack(document: Mapping[str, Any]) -> AnalyticsStack:
@@ -100,13 +135,21 @@ def parse_stack(document: Mapping[str, Any]) -> AnalyticsStack:
 
 
 def load_stack(path: Path | str) -> AnalyticsStack:
-    """The one AnalyticsStack of a YAML file (the `-f` of every command)."""
-    text = Path(path).read_text(encoding="utf-8")
-    documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    """The one AnalyticsStack of a YAML file (the `-f` of every command). Every refusal is one line."""
+    file = Path(path)
+    if file.stat().st_size > MAX_STACK_FILE_BYTES:
+        raise InvalidStackError(f"{path}: larger than {MAX_STACK_FILE_BYTES} bytes, not a stack file")
+    try:
+        text = file.read_text(encoding="utf-8")
+        documents = [doc for doc in yaml.load_all(text, Loader=_NoAliasLoader) if doc is not None]
+    except InvalidStackError as error:
+        raise InvalidStackError(f"{path}: {error}") from None
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
+        raise InvalidStackError(f"{path}: not a YAML file: {' '.join(str(error).split())}") from None
     stacks = [doc for doc in documents if isinstance(doc, dict) and doc.get("kind") == KIND]
     if len(stacks) != 1:
         raise InvalidStackError(f"{path}: expected exactly one {KIND} document, found {len(stacks)}")
     try:
         return parse_stack(stacks[0])
     except InvalidStackError as error:
-        raise InvalidStackError(f"{path}:\n{error}") from None
+        raise InvalidStackError(f"{path}: {error}") from None

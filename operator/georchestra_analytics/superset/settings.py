@@ -10,8 +10,10 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
+from georchestra_analytics.stack.database import POSTGRES_PORT
+
 DEFAULT_SCHEMA = "analytics"
-DEFAULT_PORT = 5432
+DEFAULT_PORT = POSTGRES_PORT
 # Superset runs its own Jinja over virtual-dataset SQL, and the dataset SQL relies on SQL comments when it
 # does not: a schema name carrying Jinja or comment delimiters is refused rather than escaped.
 _SUPERSET_JINJA_MARKERS = re.compile(r"[{}%#*/]")

@@ -287,8 +287,9 @@ def test_hostile_values_render_to_yaml_that_parses_back() -> None:
         "collector": {
             "acceptedScopes": [HOSTILE],
             "podAnnotations": {"example.org/note": HOSTILE},
-            "nodeSelector": {"zone": "a'b\"c"},
-            "tolerations": [{"key": "k", "operator": "Equal", "value": "v'\"", "effect": "NoSchedule"}],
+            # Label values have a narrow alphabet (quotes are refused: tests/unit/stack/test_k8s_names.py).
+            "nodeSelector": {"topology.kubernetes.io/zone": "a-b_c.d"},
+            "tolerations": [{"key": "example.org/k", "operator": "Equal", "value": "v", "effect": "NoSchedule"}],
         },
     }
     stack = make(spec)

@@ -114,6 +114,40 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("postgresql daily partitions", {"database": {**PG, "partitionInterval": "1d"}}, "analytics"),
     ("postgresql hourly partitions", {"database": {**PG, "partitionInterval": "6h"}}, "analytics"),
     ("timescaledb hourly chunks", {"database": {"managed": {}, "partitionInterval": "6h"}}, "analytics"),
+    ("label keys", {**MANAGED, "collector": {"podLabels": {"example.org/team": "a", "app": ""}}}, "analytics"),
+    ("label key with a space", {**MANAGED, "collector": {"podLabels": {"bad key": "a"}}}, "analytics"),
+    ("annotation key with a line break", {**MANAGED, "parser": {"podAnnotations": {"a\nb": "x"}}}, "analytics"),
+    ("node selector key with two slashes", {**MANAGED, "jobs": {"nodeSelector": {"a/b/c": "x"}}}, "analytics"),
+    (
+        "file paths",
+        {**MANAGED, "collector": {"files": {"claimName": "logs", "paths": ["nginx/*.log", "a..b"]}}},
+        "analytics",
+    ),
+    (
+        "file path leaving the volume",
+        {**MANAGED, "collector": {"files": {"claimName": "logs", "paths": ["nginx/../../etc/*"]}}},
+        "analytics",
+    ),
+    (
+        "file path that is '..'",
+        {**MANAGED, "collector": {"files": {"claimName": "logs", "paths": [".."]}}},
+        "analytics",
+    ),
+    (
+        "superset url",
+        {**MANAGED, "superset": {"url": "https://bi.example.org/superset/", "credentialsSecret": {"name": "s"}}},
+        "analytics",
+    ),
+    (
+        "superset url with credentials",
+        {**MANAGED, "superset": {"url": "https://admin:pw@bi.example.org", "credentialsSecret": {"name": "s"}}},
+        "analytics",
+    ),
+    (
+        "superset url with a user",
+        {**MANAGED, "superset": {"url": "http://admin@superset:8088/", "credentialsSecret": {"name": "s"}}},
+        "analytics",
+    ),
     ("name too long", MANAGED, "a" * 37),
     ("longest name", MANAGED, "a" * 36),
 ]
