@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from georchestra_analytics.kube.naming import crd_labels
 from georchestra_analytics.kube.schema import JsonSchema, model_schema
 from georchestra_analytics.stack.resource import (
     GROUP,
@@ -83,11 +84,7 @@ def build_crd() -> dict[str, Any]:
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": CRD_NAME,
-            "labels": {
-                "app.kubernetes.io/name": "georchestra-analytics",
-                "app.kubernetes.io/component": "crd",
-                "app.kubernetes.io/part-of": "georchestra-analytics",
-            },
+            "labels": crd_labels(),
         },
         "spec": {
             "group": GROUP,

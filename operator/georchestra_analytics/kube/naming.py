@@ -11,6 +11,7 @@ from georchestra_analytics.stack.resource import API_VERSION, KIND, AnalyticsSta
 
 APP_NAME = "georchestra-analytics"
 MANAGED_BY = "georchestra-analytics-operator"
+PART_OF = "georchestra"  # the platform: the same on the CRD and on every child
 ANNOTATION_PREFIX = "analytics.georchestra.org"
 
 # Components, as the app.kubernetes.io/component label and the name suffix of their children.
@@ -20,6 +21,18 @@ MIGRATE = "migrate"
 PARSER = "parser"
 SUPERSET_SYNC = "superset-sync"
 STACK_CONFIG = "config"
+CRD = "crd"
+
+# The label keys (app.kubernetes.io/...), written only here.
+NAME_LABEL = "app.kubernetes.io/name"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+VERSION_LABEL = "app.kubernetes.io/version"
+
+OPERATOR_LABELS = {MANAGED_BY_LABEL: MANAGED_BY, NAME_LABEL: APP_NAME}
+"""What every object this operator manages carries, whatever its stack: the filter of its watches."""
 
 
 def digest(value: Any, length: int = 10) -> str:
@@ -30,21 +43,30 @@ def digest(value: Any, length: int = 10) -> str:
 
 def selector_labels(stack: AnalyticsStack, component: str) -> dict[str, str]:
     """Labels that select a component's pods: never changed after creation (selectors are immutable)."""
-    return {
-        "app.kubernetes.io/name": APP_NAME,
-        "app.kubernetes.io/instance": stack.name,
-        "app.kubernetes.io/component": component,
-    }
+    return {NAME_LABEL: APP_NAME, INSTANCE_LABEL: stack.name, COMPONENT_LABEL: component}
+
+
+def owned_labels(stack: AnalyticsStack, component: str | None = None) -> dict[str, str]:
+    """The label selector of a stack's children (of one component, or all): what pruning lists."""
+    owned = {NAME_LABEL: APP_NAME, INSTANCE_LABEL: stack.name, MANAGED_BY_LABEL: MANAGED_BY}
+    if component is not None:
+        owned[COMPONENT_LABEL] = component
+    return owned
 
 
 def labels(stack: AnalyticsStack, component: str) -> dict[str, str]:
     """Labels of every child object."""
     return {
         **selector_labels(stack, component),
-        "app.kubernetes.io/part-of": "georchestra",
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-        "app.kubernetes.io/version": __version__,
+        PART_OF_LABEL: PART_OF,
+        MANAGED_BY_LABEL: MANAGED_BY,
+        VERSION_LABEL: __version__,
     }
+
+
+def crd_labels() -> dict[str, str]:
+    """Labels of the CustomResourceDefinition (cluster-wide: no instance)."""
+    return {NAME_LABEL: APP_NAME, COMPONENT_LABEL: CRD, PART_OF_LABEL: PART_OF}
 
 
 def owner_references(stack: AnalyticsStack) -> list[dict[str, Any]]:

@@ -12,9 +12,18 @@ from tests.support.kube_children import by_kind, one, pod_templates
 
 from georchestra_analytics.kube.children import ChildInputs, build_children
 from georchestra_analytics.kube.collector import otlp_endpoints
+from georchestra_analytics.kube.crd import build_crd
 from georchestra_analytics.kube.database_access import referenced_secrets
 from georchestra_analytics.kube.fingerprint import templates_digest
 from georchestra_analytics.kube.manifests import to_yaml_stream
+from georchestra_analytics.kube.naming import (
+    COMPONENT_LABEL,
+    INSTANCE_LABEL,
+    OPERATOR_LABELS,
+    PART_OF,
+    PART_OF_LABEL,
+    owned_labels,
+)
 from georchestra_analytics.kube.pods import CONFIG_CHECKSUM_ANNOTATION, SECRETS_CHECKSUM_ANNOTATION
 from georchestra_analytics.stack import AnalyticsStack, load_stack, parse_stack
 from georchestra_analytics.stack.collector import DISK_BUFFER_MIN_BYTES
@@ -79,6 +88,22 @@ def test_labels_and_selectors(children: list[dict[str, Any]]) -> None:
         template = child.get("spec", {}).get("template")
         if selector and template:
             assert selector.items() <= template["metadata"]["labels"].items()
+
+
+def test_the_crd_and_the_children_are_part_of_the_same_platform() -> None:
+    assert build_crd()["metadata"]["labels"][PART_OF_LABEL] == PART_OF
+    for children in all_cases():
+        assert {child["metadata"]["labels"][PART_OF_LABEL] for child in children} == {PART_OF}
+
+
+def test_every_child_matches_the_watch_filter_and_its_stack_selector() -> None:
+    for children in all_cases():
+        for child in children:
+            labels = child["metadata"]["labels"]
+            stack = parse_stack({"metadata": {"name": labels[INSTANCE_LABEL]}, "spec": MANAGED})
+            assert OPERATOR_LABELS.items() <= labels.items()
+            assert owned_labels(stack).items() <= labels.items()
+            assert owned_labels(stack, labels[COMPONENT_LABEL]).items() <= labels.items()
 
 
 def test_owner_references_only_with_a_uid() -> None:
