@@ -62,6 +62,10 @@ class AccessRecord(TypedDict):
     user_agent: Annotated[UserAgent, JSONB]
     client_ip: Annotated[str | None, TEXT]
     tags: Annotated[list[str], TEXT_ARRAY]
+    # Added by migration 0006, so last: `org` is the organisation's key, this its display name (docs/classification.md).
+    org_name: Annotated[str | None, TEXT]
+    # `download_format` is the canonical name (parser/formats.py), this the format as requested.
+    download_format_requested: Annotated[str | None, TEXT]
 
 
 def _sql_types() -> dict[str, str]:
