@@ -15,7 +15,8 @@ class LoggedRequest:
     url: str  # absolute URL or path, with its query string, still URL-encoded
     status: int | None = None
     user: str | None = None
-    org: str | None = None
+    org: str | None = None  # the organisation's id (short name), when the source logs it
+    org_name: str | None = None  # its display name, when the source logs it
     roles: list[str] = field(default_factory=list)
     client_ip: str | None = None
     response_time_ms: int | None = None

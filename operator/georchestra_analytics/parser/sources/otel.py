@@ -234,6 +234,7 @@ def _gateway(row: Mapping[str, Any], attributes: dict[str, Any], ts: datetime) -
         status=_bounded(_int(status), 1000),
         user=str(user) if user else None,
         org=_scalar_text(attributes.get("enduser.org.id")) if user else None,
+        org_name=_scalar_text(attributes.get("enduser.org.fullname")) if user else None,
         roles=roles,
         client_ip=client_ip,
         response_time_ms=_bounded(duration, 2**31),
