@@ -36,9 +36,11 @@ MAX_CHARS: dict[str, int] = {
     "query": 8192,
     "user": 128,
     "org": 128,
+    "org_name": 128,
     "service": 32,
     "request": 64,
     "download_format": 64,
+    "download_format_requested": 200,
     "referrer": 1024,
     "client_ip": 64,
 }
@@ -170,6 +172,7 @@ def bound_record(record: AccessRecord) -> None:
     record["query"] = _optional(record["query"], MAX_CHARS["query"])
     record["user"] = _optional(record["user"], MAX_CHARS["user"])
     record["org"] = _optional(record["org"], MAX_CHARS["org"])
+    record["org_name"] = _optional(record["org_name"], MAX_CHARS["org_name"])
     if record["roles"]:
         record["roles"] = _texts(record["roles"], MAX_ROLES, MAX_ROLE_CHARS)
     service = record["service"]
@@ -179,6 +182,9 @@ def bound_record(record: AccessRecord) -> None:
     if request is not None and request not in KNOWN_REQUESTS:
         record["request"] = OTHER
     record["download_format"] = bounded_format(record["download_format"])
+    record["download_format_requested"] = _optional(
+        record["download_format_requested"], MAX_CHARS["download_format_requested"]
+    )
     record["referrer"] = _referrer(record["referrer"])
     agent = record["user_agent"]
     if agent["family"] is not None:  # ua-parser gives a family to every agent it was given

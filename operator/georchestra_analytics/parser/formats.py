@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from georchestra_analytics.parser.bounds import OTHER
+
 # Canonical name -> the spellings that name it, compared after `normalise`. A MIME type's parameters are
 # dropped first (`text/xml; subtype=gml/3.1.1` is GML), and a `+` that URL decoding turned into a space is put
 # back (`application/vnd.google-earth.kml xml`).
@@ -83,7 +85,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
 _CANONICAL: dict[str, str] = {spelling: name for name, spellings in FORMATS.items() for spelling in spellings}
 # Formats that keep a MIME parameter in their key: GeoTIFF is `image/tiff;application=geotiff`.
 _KEPT_PARAMETERS = frozenset({"image/tiff;application=geotiff"})
-# A requested value is a short name or a MIME type: anything longer is kept as requested but named by no table.
+# A requested value is a short name or a MIME type: anything longer is named `other` (and stored cut).
 MAX_FORMAT_CHARS = 200
 
 
@@ -104,10 +106,12 @@ def normalise(value: str) -> str:
 @lru_cache(maxsize=4096)
 def canonical_format(requested: str | None) -> str | None:
     """The canonical name of a requested format; an unknown format is named by its normalised spelling (so two
-    spellings of it differing in case or parameters still count as one); None for none requested or for a value
-    too long to be a format."""
-    if requested is None or len(requested) > MAX_FORMAT_CHARS:
+    spellings of it differing in case or parameters still count as one); `other` for a value too long to be a
+    format; None for none requested."""
+    if requested is None:
         return None
+    if len(requested) > MAX_FORMAT_CHARS:
+        return OTHER
     text = normalise(requested)
     if not text:
         return None
@@ -124,12 +128,9 @@ _DEFAULT_FORMATS = {"WFS": "gml"}
 
 
 def download_formats(service: str | None, requested: str | None, is_download: bool) -> tuple[str | None, str | None]:
-    """(canonical name, value as requested) of a request's format: the requested value stripped (one longer than
-    MAX_FORMAT_CHARS is no format: both null, the whole value stays in `query`); none requested, the format a
-    download of the service delivers by default."""
+    """(canonical name, value as requested) of a request's format: the requested value stripped; none requested,
+    the format a download of the service delivers by default."""
     text = requested.strip() if requested else ""
     if not text:
         return (_DEFAULT_FORMATS.get(service or "") if is_download else None), None
-    if len(text) > MAX_FORMAT_CHARS:
-        return None, None
     return canonical_format(text), text

@@ -11,6 +11,8 @@ from georchestra_analytics.parser.classify.layers import resolve_layers, virtual
 from georchestra_analytics.parser.classify.ogc import classify_kvp, is_kvp, service_of_endpoint
 from georchestra_analytics.parser.classify.outcome import Classification
 from georchestra_analytics.parser.classify.rest import classify_rest
+from georchestra_analytics.parser.formats import download_formats
+from georchestra_analytics.parser.organisations import OrganisationMap
 from georchestra_analytics.parser.privacy import Privacy
 from georchestra_analytics.parser.record import AccessRecord
 from georchestra_analytics.parser.request import LoggedRequest
@@ -72,13 +74,14 @@ class Classifier:
     def __init__(self, settings: ParserSettings) -> None:
         self.apps = ApplicationMap(settings.applications)
         self.privacy = Privacy(settings.privacy)
+        self.organisations = OrganisationMap(settings.organisation_aliases)
 
     def _classify(
         self, method: str | None, segments: list[str], lower: list[str], params: dict[str, str]
     ) -> Classification:
         if is_kvp(params):
             return classify_kvp(params, segments)
-        found = classify_rest(segments, lower, params.get("f", "").strip().lower() or None)
+        found = classify_rest(segments, lower, params.get("f", "").strip() or None)
         if found is not None:
             return found
         # Not OGC: the endpoint may still name a service (POST bodies are not logged); `/ows` names none.
@@ -109,6 +112,8 @@ class Classifier:
         if refused:
             found.tags.append(LAYER_REFUSED_TAG)
 
+        org, org_name = self.organisations.resolve(logged.org, logged.org_name)
+        download_format, requested_format = download_formats(found.service, found.download_format, found.is_download)
         agent = parse_user_agent(logged.user_agent)
         if is_robot(agent):
             found.tags.append("robot")
@@ -123,7 +128,7 @@ class Classifier:
             "query": query or None,
             "status": logged.status,
             "user": logged.user,
-            "org": logged.org,
+            "org": org,
             "roles": logged.roles,
             "service": found.service,
             "request": found.request,
@@ -131,13 +136,15 @@ class Classifier:
             "workspaces": workspaces,
             "tiled": found.tiled,
             "is_download": found.is_download,
-            "download_format": found.download_format,
+            "download_format": download_format,
             "response_time_ms": logged.response_time_ms,
             "response_size": logged.response_size,
             "referrer": logged.referrer,
             "user_agent": agent,
             "client_ip": self.privacy.client_ip(logged.client_ip),
             "tags": found.tags,
+            "org_name": org_name,
+            "download_format_requested": requested_format,
         }
         self.privacy.apply(record)
         bound_record(record)

@@ -74,10 +74,11 @@ def is_kvp(params: dict[str, str]) -> bool:
 def _wfs_download(params: dict[str, str]) -> tuple[bool, str | None]:
     if params.get("resulttype", "").lower() == "hits":
         return False, None
-    output_format = params.get("outputformat", "").strip().lower() or None
+    output_format = params.get("outputformat", "").strip() or None
     if output_format is None:
         return True, None  # GML, the default output, is the data itself
-    return any(token in output_format for token in _DOWNLOAD_FORMAT_TOKENS), output_format
+    lower = output_format.lower()
+    return any(token in lower for token in _DOWNLOAD_FORMAT_TOKENS), output_format
 
 
 def classify_kvp(params: dict[str, str], segments: list[str]) -> Classification:
@@ -116,7 +117,7 @@ def classify_kvp(params: dict[str, str], segments: list[str]) -> Classification:
         result.is_download, result.download_format = _wfs_download(params)
     elif service == "WCS" and request == "getcoverage":
         result.is_download = True
-        result.download_format = params.get("format", "").strip().lower() or None
+        result.download_format = params.get("format", "").strip() or None
     elif service == "WPS" and request in ("execute", "describeprocess"):
         process = params.get("identifier") or params.get("id")
         if process:
