@@ -61,9 +61,9 @@ def test_an_unknown_service_is_other(pipeline: Pipeline) -> None:
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("shape-zip", "shape-zip"), ("application/json; subtype=geojson", "application/json; subtype=geojson"),
-    ('text/xml; subtype="gml/3.2"', 'text/xml; subtype="gml/3.2"'), (LONG.lower(), "other"),
-    ("csv\u202e", "other"), ("<script>", "other"),
+    ("shape-zip", "shapefile"), ("application/json; subtype=geojson", "geojson"),
+    ('text/xml; subtype="gml/3.2"', "gml"), ("application/x-vendor; v=2", "application/x-vendor"),
+    (LONG.lower(), "other"), ("csv\u202e", "other"), ("<script>", "other"),
 ])  # fmt: skip
 def test_an_implausible_output_format_is_other(pipeline: Pipeline, value: str, expected: str) -> None:
     row = gateway_row("/geoserver/ows?SERVICE=WFS&REQUEST=GetFeature&typeName=a:b", parameters={"outputFormat": value})

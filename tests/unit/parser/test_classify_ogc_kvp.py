@@ -81,8 +81,8 @@ def test_layer_names_with_several_colons_do_not_crash(pipeline: Pipeline) -> Non
 
 
 @pytest.mark.parametrize(("output_format", "is_download", "expected_format"), [
-    ("shape-zip", True, "shape-zip"), ("CSV", True, "csv"), ("excel2007", True, "excel2007"),
-    ("application%2Fjson", True, "application/json"), ("GML3", True, "gml3"), (None, True, None),
+    ("shape-zip", True, "shapefile"), ("CSV", True, "csv"), ("excel2007", True, "excel"),
+    ("application%2Fjson", True, "geojson"), ("GML3", True, "gml"), (None, True, "gml"),
 ])  # fmt: skip
 def test_wfs_getfeature_downloads(
     pipeline: Pipeline, output_format: str | None, is_download: bool, expected_format: str | None

@@ -66,7 +66,8 @@ def test_ogc_api_features_items_is_a_download(pipeline: Pipeline) -> None:
         gateway_row("/geoserver/ogc/features/v1/collections/topp:states/items?f=application%2Fgeo%2Bjson&limit=50"),
     )
     assert (record["service"], record["request"], record["layers"]) == ("OGC API Features", "items", ["topp:states"])
-    assert (record["is_download"], record["download_format"]) == (True, "application/geo+json")
+    assert (record["is_download"], record["download_format"]) == (True, "geojson")
+    assert record["download_format_requested"] == "application/geo+json"
     assert record["workspaces"] == ["topp"]
 
 

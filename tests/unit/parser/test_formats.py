@@ -100,4 +100,4 @@ def test_download_formats_keep_the_requested_value_beside_the_canonical_name() -
     assert download_formats("WFS", None, False) == (None, None)  # resultType=hits: no data
     assert download_formats("WCS", None, True) == (None, None)  # WCS's default is the coverage's own format
     assert download_formats("WFS", "text/html", False) == ("html", "text/html")
-    assert download_formats("WFS", "x" * 201, True) == (None, None)
+    assert download_formats("WFS", "x" * 201, True) == ("other", "x" * 201)  # the record's bounds cut it

@@ -204,3 +204,19 @@ def test_no_url_at_all_is_a_reject_with_its_reason() -> None:
 def test_no_address_anywhere_gives_none(policy: ClientIpPolicy) -> None:
     pipeline = Pipeline(ParserSettings(privacy=PrivacySettings(client_ip=policy)))
     assert _record(pipeline, {})["client_ip"] is None
+
+
+org_ids = st.from_regex(r"[a-z][a-z0-9_-]{0,30}", fullmatch=True)
+display_names = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=60
+).filter(lambda text: text.strip() == text and text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(org_id=org_ids, fullname=display_names)
+def test_enduser_org_fullname_is_the_display_name_beside_the_key(org_id: str, fullname: str) -> None:
+    extra = {"enduser.org.fullname": fullname}
+    record = _record(TRUNCATING, extra, user="camille", org=org_id)
+    assert (record["org"], record["org_name"]) == (org_id, fullname)
+    # Anonymous requests carry no organisation, whatever attributes remain.
+    assert (_record(TRUNCATING, extra, org=org_id)["org"], _record(TRUNCATING, extra)["org_name"]) == (None, None)
