@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import psycopg
 import pytest
+from tests.support.legacy_2x import database_fingerprint
 
 from georchestra_analytics.db.migrate import migrate
 from georchestra_analytics.db.migrations import versioned_migrations
@@ -16,43 +17,6 @@ from georchestra_analytics.db.settings import DatabaseSettings
 
 class InjectedFault(RuntimeError):
     pass
-
-
-def database_fingerprint(dsn: str) -> dict[str, Any]:
-    """Everything a migration can create or change, database-wide: schemas, relations and their definitions,
-    functions, roles, extensions, TimescaleDB's catalog (hypertables, aggregates, jobs) and the bookkeeping."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        user_schemas = "n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'"
-        fingerprint: dict[str, Any] = {
-            "schemas": conn.execute(f"SELECT nspname FROM pg_namespace n WHERE {user_schemas} ORDER BY 1").fetchall(),
-            "relations": conn.execute(
-                "SELECT n.nspname, c.relname, c.relkind, c.relacl::text FROM pg_class c"
-                f" JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {user_schemas} ORDER BY 1, 2"
-            ).fetchall(),
-            "views": conn.execute(
-                "SELECT schemaname, viewname, md5(definition) FROM pg_views"
-                " WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
-            ).fetchall(),
-            "functions": conn.execute(
-                "SELECT n.nspname, p.proname, md5(p.prosrc) FROM pg_proc p"
-                f" JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {user_schemas} ORDER BY 1, 2, 3"
-            ).fetchall(),
-            "roles": conn.execute("SELECT rolname, rolcanlogin FROM pg_roles ORDER BY 1").fetchall(),
-            "extensions": conn.execute("SELECT extname, extversion FROM pg_extension ORDER BY 1").fetchall(),
-        }
-        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone():
-            fingerprint["hypertables"] = conn.execute(
-                "SELECT hypertable_schema, hypertable_name, compression_enabled"
-                " FROM timescaledb_information.hypertables ORDER BY 1, 2"
-            ).fetchall()
-            fingerprint["jobs"] = conn.execute(
-                "SELECT job_id, proc_name, hypertable_name, config::text, schedule_interval"
-                " FROM timescaledb_information.jobs ORDER BY 1"
-            ).fetchall()
-        for table in ("schema_migrations", "settings"):
-            if conn.execute("SELECT to_regclass(%s)", (f"analytics.{table}",)).fetchone() != (None,):
-                fingerprint[table] = conn.execute(f"SELECT * FROM analytics.{table} ORDER BY 1").fetchall()
-    return fingerprint
 
 
 def _fail_at(step: str) -> Any:

@@ -1,4 +1,5 @@
-"""`georchestra-analytics db migrate|status`: the schema, aggregates, roles and policies of a stack."""
+"""`georchestra-analytics db migrate|status|import-2x`: the schema, aggregates, roles and policies of a stack, and
+the import of a georchestra-analytics 2.x history."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ import psycopg
 
 from georchestra_analytics.db.flavor import FlavorError
 from georchestra_analytics.db.guard import UnsafeConfiguration
+from georchestra_analytics.db.legacy_import import (
+    LegacyImportError,
+    count_rows,
+    import_history,
+    imported_counts,
+    read_checkpoint,
+)
+from georchestra_analytics.db.legacy_schema import SOURCE_SCHEMA_IN_PLACE, drop_legacy, find_legacy_schema, move_aside
 from georchestra_analytics.db.migrate import MigrationError, migrate
 from georchestra_analytics.db.migrations import MigrationFilesError
 from georchestra_analytics.db.roles import PASSWORD_VARIABLES, passwords_from_environment
@@ -153,3 +162,79 @@ def status_command(dsn: str | None, stack_file: str | None, as_json: bool) -> No
         _print_status(status)
     if status["pending"]:
         sys.exit(3)
+
+
+@command.command("import-2x")
+@_dsn_option
+@_stack_option
+@click.option(
+    "--from-schema",
+    "source",
+    help=f"The georchestra-analytics 2.x schema to import (default: {SOURCE_SCHEMA_IN_PLACE} with --in-place).",
+)
+@click.option(
+    "--in-place",
+    is_flag=True,
+    help=f"The 2.x database holds the stack's schema: rename it to {SOURCE_SCHEMA_IN_PLACE} first, so the new "
+    "schema can take the name.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=5000, show_default=True, help="Rows per transaction.")
+@click.option(
+    "--drop-source",
+    is_flag=True,
+    help="Drop the 2.x tables and aggregates afterwards, only if its rows = imported records + rejects.",
+)
+def import_2x_command(
+    dsn: str | None, stack_file: str | None, source: str | None, in_place: bool, batch_size: int, drop_source: bool
+) -> None:
+    """Import the history of a georchestra-analytics 2.x installation (docs/upgrade-from-2x.md).
+
+    Migrates the stack's schema, imports every 2.x access_logs row as a record (or a reject, with its reason),
+    refreshes the aggregates over the imported span, copies the rows left in the 2.x buffer into this project's
+    buffer and parses them. Resumable (an interrupted run goes on where it stopped) and idempotent (a second run
+    adds nothing). The 2.x objects are only read, unless --drop-source."""
+    from georchestra_analytics.cli.parse import load_settings
+    from georchestra_analytics.parser.job import JobFault, run_workers
+
+    settings = _settings(stack_file)
+    parser_settings = load_settings(stack_file)
+    target = settings.schema
+    url = _require(dsn)
+    source = source or (SOURCE_SCHEMA_IN_PLACE if in_place else None)
+    if source is None:
+        raise click.UsageError("name the 2.x schema with --from-schema, or give --in-place")
+    if source == target:
+        raise click.UsageError(f"the 2.x schema is the stack's schema {target!r}: give --in-place to move it aside")
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            if in_place and find_legacy_schema(conn, target) is not None:
+                move_aside(conn, target, source)
+                click.echo(f"moved the 2.x schema {target!r} aside to {source!r}")
+            if find_legacy_schema(conn, source) is None:
+                raise LegacyImportError(f"schema {source!r} holds no georchestra-analytics 2.x access_logs")
+        for line in migrate(url, settings, passwords=passwords_from_environment()).lines():
+            click.echo(line)
+        with psycopg.connect(url, autocommit=True) as conn:
+            remaining = max(count_rows(conn, source, "access_logs") - read_checkpoint(conn, target, source).rows, 0)
+        with click.progressbar(length=remaining, label="importing 2.x rows", file=sys.stderr) as bar:
+            run = import_history(url, source, target, parser_settings, batch_size=batch_size, on_batch=bar.update)
+        for line in run.lines():
+            click.echo(line)
+        if run.refreshed:
+            click.echo(f"aggregates refreshed over the imported span: {len(run.refreshed)}")
+        summary = run_workers(url, parser_settings)
+        click.echo(f"parse of the buffer: {summary.describe()}")
+        counts = imported_counts(url, source, target)
+        click.echo(counts.line())
+        if drop_source:
+            if not counts.matching:
+                raise LegacyImportError(f"not dropping {source!r}: its rows are not all imported ({counts.line()})")
+            with psycopg.connect(url, autocommit=True) as conn:
+                for name in drop_legacy(conn, source):
+                    click.echo(f"dropped {name}")
+    except (UnsafeConfiguration, FlavorError, MigrationFilesError, ValueError) as error:
+        log.error("%s", error)
+        sys.exit(EXIT_USAGE)
+    except (MigrationError, LegacyImportError, JobFault, psycopg.Error) as error:
+        log.error("import failed: %s", str(error).strip())
+        sys.exit(EXIT_FAILURE)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 # Columns only 2.x's access_logs has: this project's has none of them.
 _MARK_COLUMNS = ("app_id", "request_details", "oid")
@@ -57,3 +58,47 @@ def find_legacy_schema(conn: psycopg.Connection[Any], schema: str) -> LegacySche
         )
     ]
     return LegacySchema(schema=schema, relations=tuple(names))
+
+
+def schema_exists(conn: psycopg.Connection[Any], schema: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone() is not None
+
+
+def move_aside(conn: psycopg.Connection[Any], schema: str, new_name: str) -> None:
+    """Rename the 2.x schema, so this project's schema can take its name (TimescaleDB follows the rename in its
+    catalog: hypertables, aggregates and jobs keep working under the new name)."""
+    if schema_exists(conn, new_name):
+        raise ValueError(f"cannot move schema {schema!r} aside: schema {new_name!r} already exists")
+    conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(schema), sql.Identifier(new_name)))
+
+
+# What 2.x creates, dropped in this order (aggregates before what they read); data-api aggregates when present.
+_DROP_ORDER = (
+    ("VIEW", "ogc_summary"),
+    *(("MATERIALIZED VIEW", f"{family}_summary_{level}") for family in ("ogc", "dataapi")
+      for level in ("monthly", "daily", "hourly")),
+    ("TABLE", "access_logs"),
+    ("TABLE", "opentelemetry_buffer"),
+)  # fmt: skip
+
+
+def drop_legacy(conn: psycopg.Connection[Any], schema: str) -> list[str]:
+    """Drop the 2.x objects of `schema` (their policies go with them), then the schema if nothing else is left
+    in it. Returns what was dropped."""
+    dropped = []
+    with conn.transaction():
+        for kind, name in _DROP_ORDER:
+            if conn.execute("SELECT to_regclass(%s)", (sql.Identifier(schema, name).as_string(conn),)).fetchone() == (
+                None,
+            ):
+                continue
+            conn.execute(sql.SQL(f"DROP {kind} {{}}").format(sql.Identifier(schema, name)))
+            dropped.append(f"{schema}.{name}")
+        left = conn.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s",
+            (schema,),
+        ).fetchone()
+        if left and left[0] == 0:
+            conn.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(schema)))
+            dropped.append(f"schema {schema}")
+    return dropped
