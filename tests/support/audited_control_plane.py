@@ -178,11 +178,20 @@ class OperatorProcess:
     namespaces: list[str]
     log_file: Path
     resync_seconds: float = 600.0
+    log_level: str = "INFO"
     process: subprocess.Popen[bytes] | None = None
     started: list[float] = field(default_factory=list)
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "georchestra_analytics", "operator", "--standalone"]
+        command = [
+            sys.executable,
+            "-m",
+            "georchestra_analytics",
+            "--log-level",
+            self.log_level,
+            "operator",
+            "--standalone",
+        ]
         for namespace in self.namespaces:
             command += ["--namespace", namespace]
         command += ["--kubeconfig", str(self.kubeconfig), "--resync-interval", str(self.resync_seconds)]

@@ -78,7 +78,14 @@ def run_reconcile(context: ControllerContext, key: StackKey, trigger: str, logge
                 return
             fresh = kopf.Body(cast(kopf.RawBody, raw))
             uid = raw["metadata"].get("uid")
-            result = reconcile(context.api, fresh, now, context.options, last_pruned=context.memory.pruned(key, uid))
+            result = reconcile(
+                context.api,
+                fresh,
+                now,
+                context.options,
+                last_pruned=context.memory.pruned(key, uid),
+                created=trigger == "create",
+            )
             # Remembered before the lock is released: the watch events of these very writes then find their
             # digests and trigger nothing (controller/triggers.py).
             context.memory.remember_children(key, uid, result.observed)

@@ -82,7 +82,7 @@ class ReconcileResult:
     """Superseded children removed."""
     status_changed: bool = False
     wanted: frozenset[str] = frozenset()
-    """The desired children (kind/name)."""
+    """The desired children of the kinds that are pruned (kind/name)."""
     pruned: bool = False
     """Whether superseded children were looked for (only when `wanted` differs from the last pruned set)."""
     observed: list[Object] = field(default_factory=list)
@@ -336,10 +336,12 @@ def reconcile(
     options: ReconcileOptions | None = None,
     *,
     last_pruned: frozenset[str] | None = None,
+    created: bool = False,
 ) -> ReconcileResult:
     """Bring the stack's children to the desired state and report it in the status. API errors propagate to
     the caller, which reports them (report_error) and retries. Superseded children are looked for (seven LISTs)
-    only when the desired set differs from `last_pruned`, the set wanted at the last prune (None: unknown)."""
+    only when the desired set of pruned kinds differs from `last_pruned`, the set wanted at the last prune (None:
+    unknown, as after a restart), and never for a stack just `created` (nothing can be owned by its uid yet)."""
     options = options or ReconcileOptions()
     result = ReconcileResult(status={}, transitions=[])
     try:
@@ -353,9 +355,10 @@ def reconcile(
     children, check = _desired_children(api, stack, now)
     seen = _apply(api, children, result)
     result.observed = list(seen.objects.values())
-    result.wanted = frozenset(_key(child) for child in children)
+    result.wanted = frozenset(_key(child) for child in children if child["kind"] in PRUNED_KINDS)
     if result.wanted != last_pruned:
-        _prune(api, stack, children, result)
+        if not created:
+            _prune(api, stack, children, result)
         result.pruned = True
     previous_conditions = (body.get("status") or {}).get("conditions") or []
     states, fields = _observe(api, stack, children, seen, check.problems, options, previous_conditions)
