@@ -75,6 +75,8 @@ class DatabaseSettings:
     chunk_interval: timedelta = timedelta(days=7)
     # postgresql flavor: partitions created this many intervals ahead of the current one.
     partitions_ahead: int = 3
+    # `spec.database.rolePrefix`: roles are `<prefix>_collector`... ; None uses the schema name.
+    role_prefix: str | None = None
     collector_role: str | None = None
     parser_role: str | None = None
     dashboards_role: str | None = None
@@ -96,11 +98,12 @@ class DatabaseSettings:
 
     @property
     def roles(self) -> RoleNames:
+        prefix = self.role_prefix or self.schema
         return RoleNames(
-            collector=self.collector_role or f"{self.schema}_collector",
-            parser=self.parser_role or f"{self.schema}_parser",
-            dashboards=self.dashboards_role or f"{self.schema}_dashboards",
-            aggregates=f"{self.schema}_aggregates",
+            collector=self.collector_role or f"{prefix}_collector",
+            parser=self.parser_role or f"{prefix}_parser",
+            dashboards=self.dashboards_role or f"{prefix}_dashboards",
+            aggregates=f"{prefix}_aggregates",
         )
 
     def with_changes(self, **changes: Any) -> DatabaseSettings:
@@ -139,4 +142,5 @@ class DatabaseSettings:
             ),
             compress_after=finite(spec.compression.after) if spec.compression.enabled else None,
             chunk_interval=finite(spec.database.partition_interval),
+            role_prefix=spec.database.role_prefix,
         )

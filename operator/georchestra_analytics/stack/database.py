@@ -12,6 +12,9 @@ from georchestra_analytics.stack.pods import PodSettings, Quantity
 from georchestra_analytics.stack.references import CredentialsSecret, ObjectName
 
 SCHEMA_NAME_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
+# Role names are `<prefix>_collector` ... `<prefix>_aggregates`: the longest suffix (11 bytes) leaves 52 of
+# PostgreSQL's 63.
+ROLE_PREFIX_PATTERN = r"^[a-z_][a-z0-9_]{0,51}$"
 DATABASE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,62}$"
 HOST_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?$|^\[[0-9a-fA-F:.]{2,45}\]$"
 
@@ -84,6 +87,11 @@ class DatabaseSpec(SpecModel):
     postgresql uses native partitions and rollup tables maintained by the parse job."""
     schema_name: Annotated[str, Field(max_length=63, pattern=SCHEMA_NAME_PATTERN, alias="schema")] = "analytics"
     """PostgreSQL schema holding the analytics tables and views."""
+    role_prefix: Annotated[str, Field(max_length=52, pattern=ROLE_PREFIX_PATTERN)] | None = None
+    """Prefix of the database roles `db migrate` creates (`<prefix>_collector`, `_parser`, `_dashboards`, and
+    `_aggregates` on timescaledb); empty uses the schema name. Roles belong to the server, not to a database:
+    two stacks with the same schema name on one server need different prefixes. A change creates the new roles,
+    moves the schema's grants to them and takes them from the previous ones (docs/two-stacks.md)."""
     partition_interval: FiniteDuration = "7d"
     """Time span of one chunk (timescaledb) or partition (postgresql) of the raw tables (`access_logs`,
     `access_log_layers`). A change applies to the chunks or partitions made from then on; at least `1d` on

@@ -109,3 +109,29 @@ def test_new_role_passwords_rerun_migrate_and_superset_sync() -> None:
     assert job_names("1") == job_names("1")
     first, second = job_names("1"), job_names("2")
     assert first[0] != second[0] and first[1] != second[1]
+
+
+def test_a_role_prefix_names_every_pods_role_and_gives_a_new_migrate_job() -> None:
+    plain = make(EXTERNAL)
+    prefixed = make({**EXTERNAL, "rolePrefix": "prod"})
+    assert database_role_names(prefixed) == {
+        "collector": "prod_collector",
+        "parser": "prod_parser",
+        "dashboards": "prod_dashboards",
+    }
+    assert DatabaseSettings.from_stack(prefixed).roles.aggregates == "prod_aggregates"
+    children = build_children(prefixed, INPUTS)
+    assert env_of(children, "Deployment", "collector")["PGUSER"]["value"] == "prod_collector"
+    assert env_of(children, "CronJob", "parse")["PGUSER"]["value"] == "prod_parser"
+    assert env_of(children, "Job", "superset-sync")["PGUSER"]["value"] == "prod_dashboards"
+    # db-migrate runs again (a new Job) to create the roles and move the grants before the pods need them.
+    migrate_names = {
+        one(build_children(stack, INPUTS), "Job", "-migrate-")["metadata"]["name"] for stack in (plain, prefixed)
+    }
+    assert len(migrate_names) == 2
+
+
+@pytest.mark.parametrize("prefix", ["Prod", "1prod", "a-b", "a" * 53, "x host=evil"])
+def test_a_role_prefix_is_a_plain_lower_case_name(prefix: str) -> None:
+    with pytest.raises(ValueError, match=r"spec\.database\.rolePrefix"):
+        make({**EXTERNAL, "rolePrefix": prefix})
