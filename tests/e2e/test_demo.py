@@ -20,7 +20,7 @@ import pytest
 from georchestra_analytics.db.histogram import UPPER_BOUNDS_MS, bucket_range
 from georchestra_analytics.demo import run
 from georchestra_analytics.demo.report import TOP, UsageReport
-from georchestra_analytics.demo.sample import Sample, generate
+from georchestra_analytics.demo.sample import Sample, generate, platform
 
 SCHEMA = run.SCHEMA
 RECORDS = 4000
@@ -131,12 +131,25 @@ def test_report_equals_sql_over_the_same_data(flavor_dsn: tuple[str, str]) -> No
 
 
 def test_sample_names_survive_the_pipeline(pg_dsn: str) -> None:
-    """Organisation names with accents, apostrophes, guillemets and an ampersand come out as they went in."""
+    """Organisation display names with accents, apostrophes, guillemets and an ampersand come out as they went
+    in, beside the key the report groups by."""
     _, report = _run_pipeline(pg_dsn, "postgresql")
-    [(names,)] = _query(pg_dsn, "SELECT array_agg(DISTINCT org) FROM analytics.access_logs")
+    [(names,)] = _query(pg_dsn, "SELECT array_agg(DISTINCT org_name) FROM analytics.access_logs")
     assert "Ville d'Orléans" in names
     assert "Bureau d'études « Géo & Eau »" in names
-    assert {r.org for r in report.organisations} <= {*names, None}
+    [(keys,)] = _query(pg_dsn, "SELECT array_agg(DISTINCT org) FROM analytics.access_logs")
+    assert {r.org for r in report.organisations} <= {*keys, None}
+
+
+def test_the_report_shows_each_organisation_once(pg_dsn: str) -> None:
+    """The Gateway logs short ids, the security-proxy display names: the report counts 7 organisations, not 14,
+    under their ids, each with one display name."""
+    _, report = _run_pipeline(pg_dsn, "postgresql")
+    organisations = {org["id"]: org["name"] for org in platform()["organisations"]}
+    assert report.totals.organisations == len(organisations) == 7
+    assert {r.org for r in report.organisations} == {*organisations, None}  # None: anonymous visitors
+    pairs = _query(pg_dsn, "SELECT DISTINCT org, org_name FROM analytics.access_logs WHERE org IS NOT NULL")
+    assert dict(pairs) == organisations and len(pairs) == 7
 
 
 def _demo(tmp_path: Path, *args: str) -> tuple[dict[str, Any], str]:

@@ -25,9 +25,10 @@ from georchestra_analytics.db.migrate import MigrationReport, migrate
 from georchestra_analytics.db.refresh import refresh_aggregates
 from georchestra_analytics.db.settings import DatabaseSettings, Flavor
 from georchestra_analytics.demo.report import UsageReport, build_report
-from georchestra_analytics.demo.sample import Sample
+from georchestra_analytics.demo.sample import Sample, platform
 from georchestra_analytics.parser.job import BatchResult, RunSummary, run_worker
 from georchestra_analytics.parser.settings import ParserSettings
+from georchestra_analytics.stack.parsing import ParserSpec
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,14 @@ def ingest(dsn: str, rows: Iterable[dict[str, Any]], schema: str = SCHEMA) -> in
     return count
 
 
+def parser_settings(schema: str = SCHEMA) -> ParserSettings:
+    """The parse job's settings on the demo platform: defaults, plus the platform's organisation alias map, read
+    through the stack model as a stack's would be."""
+    spec = ParserSpec.model_validate({"organisationAliases": platform()["organisation_aliases"]})
+    aliases = {alias.key: tuple(alias.names) for alias in spec.organisation_aliases}
+    return ParserSettings(schema=schema, organisation_aliases=aliases)
+
+
 def parse(dsn: str, progress: Progress | None = None, schema: str = SCHEMA) -> RunSummary:
     """The parse job, draining the buffer in one worker (the demo shares the machine with its own server)."""
 
@@ -76,7 +85,7 @@ def parse(dsn: str, progress: Progress | None = None, schema: str = SCHEMA) -> R
         if progress is not None:
             progress(batch.claimed)
 
-    return run_worker(dsn, ParserSettings(schema=schema), report_batch)
+    return run_worker(dsn, parser_settings(schema), report_batch)
 
 
 def refresh(dsn: str, sample: Sample, schema: str = SCHEMA) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from georchestra_analytics.demo.run import parser_settings
 from georchestra_analytics.demo.sample import DAYS, default_end, generate, platform
 from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.record import AccessRecord, Reject
@@ -19,7 +20,7 @@ END = datetime(2026, 3, 30, tzinfo=UTC)  # the week of a daylight-saving change 
 @pytest.fixture(scope="module")
 def parsed() -> tuple[list[AccessRecord], Counter[str]]:
     sample = generate(seed=5, records=6000, end=END)
-    pipeline = Pipeline(ParserSettings())
+    pipeline = Pipeline(parser_settings())
     records: list[AccessRecord] = []
     rejects: Counter[str] = Counter()
     for row in sample.buffer_rows():
@@ -67,12 +68,12 @@ def test_the_sample_has_what_the_demo_promises(parsed: tuple[list[AccessRecord],
     workspaces = {workspace for record in records for workspace in record["workspaces"]}
     assert len(workspaces) >= 6
     formats = {record["download_format"] for record in records if record["is_download"]}
-    assert {"shape-zip", "csv", "image/tiff"} <= formats
+    assert {"shapefile", "csv", "geotiff", "geojson", "geopackage"} <= formats
     assert any(record["tiled"] for record in records)
     statuses = Counter(record["status"] for record in records)
     assert statuses[404] and statuses[403] and statuses[500]
     orgs = {record["org"] for record in records}
-    assert "Ville d'Orléans" in orgs and "Syndicat départemental d'énergie de l'Étang" in orgs
+    assert "Ville d'Orléans" not in orgs and {"orleans", "sdee"} <= orgs
     assert len({record["user"] for record in records if record["user"]}) >= 20
     # Response times come from the security-proxy lines only: the Gateway does not log them.
     timed = [record for record in records if record["response_time_ms"] is not None]
@@ -85,3 +86,39 @@ def test_the_sample_has_what_the_demo_promises(parsed: tuple[list[AccessRecord],
 def test_a_sample_needs_records() -> None:
     with pytest.raises(ValueError, match="at least one record"):
         generate(records=0)
+
+
+def test_one_organisation_one_key_whichever_source_logged_it(parsed: tuple[list[AccessRecord], Counter[str]]) -> None:
+    """The Gateway logs short ids, the security-proxy display names: with the platform's alias map both count
+    under the id, and each key keeps the one display name of the platform description."""
+    records, _ = parsed
+    organisations = {org["id"]: org["name"] for org in platform()["organisations"]}
+    signed_in = [record for record in records if record["user"] is not None]
+    assert {record["org"] for record in signed_in} == set(organisations)  # 7, not 14
+    for source in ("gateway", "security-proxy"):
+        assert {record["org"] for record in signed_in if record["source"] == source} == set(organisations), source
+    assert all(record["org_name"] == organisations[str(record["org"])] for record in signed_in)
+
+
+def test_without_the_alias_map_the_sources_would_split_each_organisation_in_two() -> None:
+    """What the alias map is for: the same sample under default settings counts 14 organisations."""
+    sample = generate(seed=5, records=3000, end=END)
+    pipeline = Pipeline(ParserSettings())
+    orgs = {
+        result["org"]
+        for result in map(pipeline.parse_row, sample.buffer_rows())
+        if not isinstance(result, Reject) and result["org"] is not None
+    }
+    assert len(orgs) == 2 * len(platform()["organisations"])
+
+
+def test_the_platform_alias_map_names_every_organisation() -> None:
+    aliases = parser_settings().organisation_aliases
+    assert aliases == {org["id"]: (org["name"],) for org in platform()["organisations"]}
+
+
+def test_download_formats_keep_the_requested_value(parsed: tuple[list[AccessRecord], Counter[str]]) -> None:
+    records, _ = parsed
+    pairs = {(r["download_format"], r["download_format_requested"]) for r in records if r["is_download"]}
+    assert ("geojson", "application/json") in pairs and ("shapefile", "shape-zip") in pairs
+    assert ("geotiff", "image/tiff") in pairs
