@@ -66,4 +66,6 @@ def test_a_failed_migrate_leaves_postgresql_as_found(pg_dsn: str) -> None:
 
 @pytest.mark.timescale
 def test_a_failed_migrate_leaves_timescaledb_as_found(timescale_dsn: str) -> None:
+    with psycopg.connect(timescale_dsn, autocommit=True) as conn:
+        conn.execute("DROP EXTENSION timescaledb")  # the fresh run creates it, and its failure must not keep it
     _fresh_then_upgrade(timescale_dsn, "timescaledb")

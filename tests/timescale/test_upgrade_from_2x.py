@@ -20,7 +20,7 @@ from tests.support.legacy_2x import BAD_CLOCK, BUFFERED_AT, START, create_legacy
 
 from georchestra_analytics.cli import cli
 from georchestra_analytics.db.aggregates import storage_name
-from georchestra_analytics.db.legacy_import import SOURCE, import_history, imported_counts
+from georchestra_analytics.db.legacy_import import SOURCE, LegacyImportError, import_history, imported_counts
 from georchestra_analytics.db.migrate import LegacySchemaFound, migrate
 from georchestra_analytics.db.settings import DatabaseSettings
 from georchestra_analytics.parser.settings import ParserSettings
@@ -158,6 +158,11 @@ def test_an_interrupted_import_resumes_where_it_stopped(timescale_dsn: str, tmp_
     legacy = create_legacy_database(timescale_dsn, rows=1200, buffered=0, schema="old")
     migrate(timescale_dsn, SETTINGS)
     settings = ParserSettings()
+
+    with psycopg.connect(timescale_dsn, autocommit=True) as other:  # another import of the same target running
+        other.execute("SELECT pg_advisory_lock(hashtextextended('import-2x analytics', 0))")
+        with pytest.raises(LegacyImportError, match="another `db import-2x` into 'analytics' is running"):
+            import_history(timescale_dsn, "old", "analytics", settings, batch_size=250)
 
     interrupted = import_history(timescale_dsn, "old", "analytics", settings, batch_size=250, max_batches=2)
     assert interrupted.read == 500 and not interrupted.refreshed

@@ -265,6 +265,11 @@ class ImportRun:
         ]
 
 
+def _scalar(conn: psycopg.Connection[Any], query: str, *params: Any) -> Any:
+    row = conn.execute(query, params or None).fetchone()
+    return row[0] if row else None
+
+
 def count_rows(conn: psycopg.Connection[Any], schema: str, table: str) -> int:
     row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))).fetchone()
     return int(row[0]) if row else 0
@@ -323,6 +328,9 @@ def import_history(
     privacy = Privacy(settings.privacy)
     with psycopg.connect(dsn, autocommit=True) as conn, psycopg.connect(dsn, row_factory=dict_row) as reader:
         _require_tables(conn, source, target)
+        # One import per target at a time (session lock, released when this connection closes).
+        if not _scalar(conn, "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", f"import-2x {target}"):
+            raise LegacyImportError(f"another `db import-2x` into {target!r} is running: wait for it to end")
         point = read_checkpoint(conn, target, source)
         was_finished = point.finished
         run.already_read = point.rows
