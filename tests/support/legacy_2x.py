@@ -175,6 +175,15 @@ _DETAILS = ("workspaces", "layers", "service", "request", "tiled", "is_download"
             "user_agent_family", "referrer")  # fmt: skip
 
 
+def _qualified(schema: str, name: str) -> str:
+    """The text of a qualified name, quoted, as a regclass cast reads it (any schema name, hostile ones too)."""
+    return sql.Identifier(schema, name).as_string(None)
+
+
+def _regclass(schema: str, name: str) -> sql.Composed:
+    return sql.SQL("{}::regclass").format(sql.Literal(_qualified(schema, name)))
+
+
 def _ddl(schema: str) -> list[sql.Composed]:
     s = sql.Identifier(schema)
     details = sql.SQL(", ").join(
@@ -198,17 +207,17 @@ def _ddl(schema: str) -> list[sql.Composed]:
             " context_data jsonb, PRIMARY KEY (ts, oid))"
         ).format(s),
         sql.SQL("SELECT create_hypertable({}, by_range('ts', interval '7 days'))").format(
-            sql.Literal(f"{schema}.access_logs")
+            _regclass(schema, "access_logs")
         ),
         sql.SQL("CREATE UNIQUE INDEX idx_id_timestamp ON {}.access_logs (ts, id)").format(s),
         sql.SQL("SELECT add_retention_policy({}, drop_after => interval '3 years')").format(
-            sql.Literal(f"{schema}.access_logs")
+            _regclass(schema, "access_logs")
         ),
         sql.SQL("ALTER TABLE {}.access_logs SET (timescaledb.compress, timescaledb.compress_segmentby = 'id')").format(
             s
         ),
         sql.SQL("SELECT add_compression_policy({}, compress_after => interval '1 day')").format(
-            sql.Literal(f"{schema}.access_logs")
+            _regclass(schema, "access_logs")
         ),
         sql.SQL(
             "CREATE MATERIALIZED VIEW {s}.ogc_summary_hourly WITH (timescaledb.continuous) AS"
@@ -245,7 +254,7 @@ def _ddl(schema: str) -> list[sql.Composed]:
     for name, drop_after, start, schedule in (("ogc_summary_hourly", "3 weeks", "7 days", "1 hour"),
                                               ("ogc_summary_daily", "2 years", "3 weeks", "1 day"),
                                               ("ogc_summary_monthly", None, "6 months", "1 month")):  # fmt: skip
-        target = sql.Literal(f"{schema}.{name}")
+        target = _regclass(schema, name)
         if drop_after:
             statements.append(
                 sql.SQL("SELECT add_retention_policy({}, drop_after => interval {})").format(
@@ -329,11 +338,15 @@ def create_legacy_database(
         for level in ("hourly", "daily", "monthly"):
             conn.execute(
                 "CALL refresh_continuous_aggregate(%s::regclass, %s, %s)",
-                (f"{schema}.ogc_summary_{level}", BAD_CLOCK - timedelta(days=62), BUFFERED_AT + timedelta(days=62)),
+                (
+                    _qualified(schema, f"ogc_summary_{level}"),
+                    BAD_CLOCK - timedelta(days=62),
+                    BUFFERED_AT + timedelta(days=62),
+                ),
             )
         conn.execute(
             "SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks(%s::regclass) c",
-            (f"{schema}.access_logs",),
+            (_qualified(schema, "access_logs"),),
         )
     return LegacyDatabase(schema=schema, rows=len(data), buffered=buffered)
 

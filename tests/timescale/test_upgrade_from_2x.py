@@ -29,7 +29,7 @@ SETTINGS = DatabaseSettings(flavor="timescaledb", time_zone="Europe/Paris")  # 2
 ROWS, BUFFERED = 3000, 40
 
 
-def _stack(tmp_path: Path, schema: str = "analytics") -> str:
+def _stack(tmp_path: Path, schema: str = "analytics", flavor: str = "timescaledb") -> str:
     manifest = {
         "apiVersion": "analytics.georchestra.org/v1alpha1",
         "kind": "AnalyticsStack",
@@ -37,7 +37,7 @@ def _stack(tmp_path: Path, schema: str = "analytics") -> str:
         "spec": {
             "timeZone": "Europe/Paris",
             "database": {
-                "flavor": "timescaledb",
+                "flavor": flavor,
                 "schema": schema,
                 "external": {
                     "host": "db.example.org",
@@ -47,7 +47,7 @@ def _stack(tmp_path: Path, schema: str = "analytics") -> str:
             },
         },
     }
-    path = tmp_path / f"stack-{schema}.yaml"
+    path = tmp_path / f"stack-{flavor}.yaml"
     path.write_text(yaml.safe_dump(manifest), encoding="utf-8")
     return str(path)
 
@@ -214,10 +214,12 @@ def _answer(conn: psycopg.Connection[Any], schema: str, question: str) -> list[t
     return sorted(conn.execute(query).fetchall(), key=repr)
 
 
-def test_compatibility_views_give_2x_answers(timescale_dsn: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("flavor", ["timescaledb", "postgresql"])
+def test_compatibility_views_give_2x_answers(timescale_dsn: str, tmp_path: Path, flavor: str) -> None:
+    """On both flavors of the new schema (2.x itself always ran on TimescaleDB)."""
     create_legacy_database(timescale_dsn, rows=ROWS, buffered=BUFFERED)
-    result = CliRunner().invoke(cli, ["db", "import-2x", "--dsn", timescale_dsn, "-f", _stack(tmp_path),
-                                      "--in-place"])  # fmt: skip
+    stack = _stack(tmp_path, flavor=flavor)
+    result = CliRunner().invoke(cli, ["db", "import-2x", "--dsn", timescale_dsn, "-f", stack, "--in-place"])
     assert result.exit_code == 0, result.output
     with psycopg.connect(timescale_dsn, autocommit=True) as conn:
         for question in QUESTIONS:
@@ -231,3 +233,20 @@ def test_compatibility_views_give_2x_answers(timescale_dsn: str, tmp_path: Path)
         ogc_records = _scalar(conn, "SELECT count(*) FROM analytics.access_logs WHERE service IS NOT NULL AND ts < %s",
                               BUFFERED_AT)  # fmt: skip
         assert total_2x == ogc_records
+
+
+HOSTILE = 'old"2x; DROP SCHEMA public CASCADE; --'
+
+
+def test_hostile_schema_names_are_quoted(timescale_dsn: str, tmp_path: Path) -> None:
+    legacy = create_legacy_database(timescale_dsn, rows=300, buffered=5, schema=HOSTILE)
+    result = CliRunner().invoke(
+        cli,
+        ["db", "import-2x", "--dsn", timescale_dsn, "-f", _stack(tmp_path), "--from-schema", HOSTILE, "--drop-source"],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"2.x rows: {legacy.rows}; imported records: {legacy.rows - 2}; imported rejects: 2" in result.output
+    with psycopg.connect(timescale_dsn, autocommit=True) as conn:
+        assert _scalar(conn, "SELECT count(*) FROM pg_namespace WHERE nspname = %s", HOSTILE) == 0  # dropped
+        assert _scalar(conn, "SELECT count(*) FROM pg_namespace WHERE nspname = 'public'") == 1
+        assert _scalar(conn, "SELECT count(*) FROM analytics.legacy_imports WHERE source_schema = %s", HOSTILE) == 1
