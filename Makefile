@@ -36,7 +36,7 @@ tools: venv
 	@for module in $(TOOL_MODULES); do \
 	  if [ -f "$$(echo $$module | tr . /).py" ]; then $(BIN)/python -m $$module ensure || exit 1; fi; \
 	done
-TOOL_MODULES := tests.support.timescaledb tests.support.k8s_assets tests.support.superset tests.support.actionlint tests.support.promtool
+TOOL_MODULES := tests.support.timescaledb tests.support.k8s_assets tests.support.superset tests.support.actionlint tests.support.promtool tests.support.prometheus_operator_crd
 
 lint: venv
 	$(BIN)/ruff check .

@@ -337,6 +337,7 @@ def test_hostile_selector_values_select_exactly_their_series(helm: Path, promtoo
     [
         ("prometheusRule.rejectRate.window=1h]) or vector(1", "window"),
         ("prometheusRule.parseBacklogAge.for=soon", "for"),
+        ("prometheusRule.collectorBufferFull.for=30s5m", "for"),
         ("prometheusRule.rejectRate.threshold=1.5", "threshold"),
         ("prometheusRule.parseFailures.threshold=two", "threshold"),
         ("prometheusRule.collectorSelector.bad-name=x", "bad-name"),
