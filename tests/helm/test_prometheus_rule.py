@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -347,6 +348,22 @@ def test_hostile_selector_values_select_exactly_their_series(helm: Path, promtoo
 def test_values_that_are_not_what_they_claim_fail(helm: Path, assignment: str, complaint: str) -> None:
     with pytest.raises(HelmError, match=complaint):
         alert_rules.render(helm, [assignment])
+
+
+@pytest.mark.parametrize(
+    ("assignment", "complaint"),
+    [
+        ("prometheusRule.rejectRate.window=1h]) or vector(1", "rejectRate.window must be a Prometheus duration"),
+        ("prometheusRule.collectorBufferFull.for=30s5m", "collectorBufferFull.for must be a Prometheus duration"),
+        ("prometheusRule.parseFailures.threshold=2) or vector(1", "parseFailures.threshold must be a number"),
+        ("prometheusRule.operatorSelector.bad-name=x", 'operatorSelector: "bad-name" is not a Prometheus label'),
+    ],
+)
+def test_the_template_refuses_them_too_without_the_schema(helm: Path, assignment: str, complaint: str) -> None:
+    """The chart may be rendered without its schema (`--skip-schema-validation`, some GitOps tools): the
+    template's own checks still keep those values out of PromQL."""
+    with pytest.raises(HelmError, match=re.escape(complaint)):
+        alert_rules.render(helm, [assignment], (), "--skip-schema-validation")
 
 
 def test_metric_names_reads_the_selected_metrics() -> None:

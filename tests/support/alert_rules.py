@@ -31,11 +31,11 @@ def _template(helm: Path, set_values: Sequence[str], values_files: Sequence[Path
     return run_helm(helm, *arguments)
 
 
-def render(helm: Path, set_values: Sequence[str] = (), values_files: Sequence[Path] = ()) -> str:
+def render(helm: Path, set_values: Sequence[str] = (), values_files: Sequence[Path] = (), *extra: str) -> str:
     """`helm template` of the rule alone (enabled), with the Prometheus Operator's kind among the cluster's API
-    versions."""
+    versions; `extra` arguments of helm after."""
     assignments = ["prometheusRule.enabled=true", *set_values]
-    return _template(helm, assignments, values_files, "--api-versions", CAPABILITY, "--show-only", TEMPLATE)
+    return _template(helm, assignments, values_files, "--api-versions", CAPABILITY, "--show-only", TEMPLATE, *extra)
 
 
 def kinds(helm: Path, set_values: Sequence[str], *, with_capability: bool) -> list[str]:
