@@ -24,7 +24,9 @@ from georchestra_analytics.db.isolate import write_isolating
 from georchestra_analytics.db.refresh import refresh_aggregates
 from georchestra_analytics.db.schema_info import read_schema_info
 from georchestra_analytics.db.writer import record_problem, write_rejects
+from georchestra_analytics.parser.formats import download_formats
 from georchestra_analytics.parser.ids import stable_id
+from georchestra_analytics.parser.organisations import OrganisationMap
 from georchestra_analytics.parser.privacy import Privacy
 from georchestra_analytics.parser.settings import ParserSettings
 from georchestra_analytics.parser.window import OUTSIDE_WINDOW, outside_window
@@ -90,13 +92,40 @@ def legacy_id(row: Mapping[str, Any]) -> str:
     return stable_id("analytics-2.x", identity, row["ts"].isoformat())
 
 
-def legacy_record(row: Mapping[str, Any], privacy: Privacy) -> dict[str, Any]:
+def _requested_format(details: Mapping[str, Any]) -> str | None:
+    """The format a 2.x download asked for: the request's own parameter (2.x kept them lower-cased by name), else
+    2.x's label for it (`Excel`, `Shapefile`...)."""
+    for key in ("outputformat", "f", "format"):
+        value = _text(details.get(key))
+        if value and not (key == "format" and str(details.get("service", "")).upper() != "WCS"):
+            return value
+    return _text(details.get("download_format"))
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What this project applies to every record, from the stack: privacy and the organisation alias map."""
+
+    privacy: Privacy
+    organisations: OrganisationMap
+
+    @classmethod
+    def of(cls, settings: ParserSettings) -> Rules:
+        return cls(Privacy(settings.privacy), OrganisationMap(settings.organisation_aliases))
+
+
+def legacy_record(row: Mapping[str, Any], rules: Rules) -> dict[str, Any]:
     """A 2.x access_logs row (a mapping of its columns) as a record of this project."""
     details = row.get("request_details")
     details = details if isinstance(details, dict) else {}
     app = _text(row.get("app_name"))
     layers = _layers(app, details)
     tags = details.get("tags")
+    service = _text(details.get("service"))
+    is_download = _flag(details.get("is_download"))
+    download_format, requested = download_formats(service, _requested_format(details), is_download)
+    # 2.x's org_name is the Gateway's enduser.org.id: the organisation's key, or an alias of it.
+    org, org_name = rules.organisations.resolve(_text(row.get("org_name")), None)
     record: dict[str, Any] = {
         "ts": row["ts"],
         "id": legacy_id(row),
@@ -108,23 +137,25 @@ def legacy_record(row: Mapping[str, Any], privacy: Privacy) -> dict[str, Any]:
         "query": _text(row.get("request_query_string")),
         "status": row.get("status_code"),
         "user": _text(row.get("user_name")),
-        "org": _text(row.get("org_name")),
+        "org": org,
         "roles": [role for role in row.get("roles") or [] if role],
-        "service": _text(details.get("service")),
+        "service": service,
         "request": _text(details.get("request")),
         "layers": layers,
         "workspaces": sorted({layer.split(":", 1)[0] for layer in layers if ":" in layer}),
         "tiled": _flag(details.get("tiled")),
-        "is_download": _flag(details.get("is_download")),
-        "download_format": _text(details.get("download_format")),
+        "is_download": is_download,
+        "download_format": download_format,
         "response_time_ms": row.get("response_time"),
         "response_size": row.get("response_size"),
         "referrer": _text(details.get("referrer")),
         "user_agent": _user_agent(details),
-        "client_ip": privacy.client_ip(_text(row.get("client_ip")) or _text(row.get("ip"))),
+        "client_ip": rules.privacy.client_ip(_text(row.get("client_ip")) or _text(row.get("ip"))),
         "tags": [tag for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else [],
+        "org_name": org_name,
+        "download_format_requested": requested,
     }
-    privacy.apply(record)  # type: ignore[arg-type]
+    rules.privacy.apply(record)  # type: ignore[arg-type]
     return record
 
 
@@ -143,14 +174,14 @@ class Batch:
     last_ts: datetime | None = None
 
 
-def convert(rows: Iterable[Mapping[str, Any]], settings: ParserSettings, privacy: Privacy) -> tuple[
+def convert(rows: Iterable[Mapping[str, Any]], settings: ParserSettings, rules: Rules) -> tuple[
         list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
     """(records, rejects) of 2.x rows: a row outside the accepted window or not storable is a reject."""
     records, rejects = [], []
     for row in rows:
         reason = None
         try:
-            record = legacy_record(row, privacy)
+            record = legacy_record(row, rules)
             if outside_window(record["ts"], settings):
                 reason = OUTSIDE_WINDOW
             else:
@@ -167,9 +198,9 @@ def convert(rows: Iterable[Mapping[str, Any]], settings: ParserSettings, privacy
 
 
 def _write_batch(conn: psycopg.Connection[Any], schema: str, rows: list[dict[str, Any]], settings: ParserSettings,
-                 privacy: Privacy) -> Batch:  # fmt: skip
+                 rules: Rules) -> Batch:  # fmt: skip
     batch = Batch(rows=len(rows), first_ts=rows[0]["ts"], last_ts=rows[-1]["ts"])
-    records, rejects = convert(rows, settings, privacy)
+    records, rejects = convert(rows, settings, rules)
     outcome = write_isolating(conn, schema, records, read_schema_info(conn, schema), checked=True)
     for position, why in sorted(outcome.refused.items()):
         rejects.append({"reason": "unstorable record: " + why, "raw": _raw(rows[position]), "source": SOURCE,
@@ -325,7 +356,7 @@ def import_history(
     if batch_size < 1:
         raise ValueError(f"batch size must be positive, got {batch_size}")
     run = ImportRun()
-    privacy = Privacy(settings.privacy)
+    rules = Rules.of(settings)
     with psycopg.connect(dsn, autocommit=True) as conn, psycopg.connect(dsn, row_factory=dict_row) as reader:
         _require_tables(conn, source, target)
         # One import per target at a time (session lock, released when this connection closes).
@@ -353,7 +384,7 @@ def import_history(
                 if not rows:
                     break
                 with conn.transaction():
-                    batch = _write_batch(conn, target, rows, settings, privacy)
+                    batch = _write_batch(conn, target, rows, settings, rules)
                     point.last_ts, point.last_oid = rows[-1]["ts"], rows[-1]["oid"]
                     point.rows += len(rows)
                     point.first_ts = min(filter(None, (point.first_ts, batch.first_ts)))
