@@ -2,7 +2,7 @@
 makes: the first reconcile creates every child and writes a status; a second with nothing changed writes nothing
 (no child changes version, no status patch) and looks for no superseded child; a change of the desired set of
 children prunes exactly the superseded ones; an existing Job is never sent again; an invalid spec and an API error
-are reported in the status.
+are reported in the status; a finished parse run updates only the parser's part of the status.
 
 A unit test would need a stand-in for server-side apply, ownerReferences and the status subresource, which is
 most of what reconcile relies on; the real API server is used instead (no kubelet: pods never run).
@@ -11,6 +11,7 @@ most of what reconcile relies on; the real API server is used instead (no kubele
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +22,15 @@ import yaml
 from tests.support.helm_chart import crd_document
 from tests.support.helm_cluster import install_crd
 from tests.support.k8s import KubeCluster
+from tests.support.operator import parse_run, wait_for
 
-from georchestra_analytics.controller.reconcile import PRUNED_KINDS, ReconcileResult, reconcile, report_error
+from georchestra_analytics.controller.reconcile import (
+    PRUNED_KINDS,
+    ReconcileResult,
+    reconcile,
+    reconcile_parse_runs,
+    report_error,
+)
 from georchestra_analytics.kube.apply import KubeApi, KubeError, Object
 from georchestra_analytics.stack import KIND
 
@@ -212,3 +220,65 @@ def test_an_invalid_spec_and_an_api_error_are_reported_in_the_status(api: Record
     assert (ready["status"], ready["reason"]) == ("False", "ReconcileError")
     assert "no answer from the API server" in ready["message"]
     assert [transition.current.reason.value for transition in reported.transitions] == ["ReconcileError"]
+
+
+def test_a_finished_parse_run_updates_only_the_parser_status(
+    api: RecordingApi, kube_namespace: str, kube_cluster: KubeCluster
+) -> None:
+    """reconcile_parse_runs: two LISTs and one status patch; ParserReady, Ready and lastParse change, nothing else.
+    A full reconcile after every parse Job is gone keeps the last run in the status."""
+    first = _first(api, kube_namespace)
+    cronjob = api.get("CronJob", kube_namespace, f"{NAME}-parse")
+    assert cronjob is not None
+    counts = {"claimed": 5, "written": 4, "rejected": 1, "oldest_buffered_age_seconds": 2}
+    job = parse_run(api, cronjob, json.dumps(counts), succeeded=True, controllers=kube_cluster.controller_manager)
+    before = _stack(api, kube_namespace)
+    api.take()
+
+    result = reconcile_parse_runs(api, before, datetime.now(UTC))
+
+    assert result is not None
+    assert api.take() == [("list", "Job"), ("list", "Pod"), ("patch_status", KIND)]
+    after = _stack(api, kube_namespace)
+    assert after["status"]["lastParse"]["jobName"] == job
+    assert after["status"]["lastParse"]["written"] == 4
+    parser = next(item for item in after["status"]["conditions"] if item["type"] == "ParserReady")
+    assert (parser["status"], parser["reason"]) == ("True", "ParseSucceeded")
+    unchanged = {item["type"]: item for item in before["status"]["conditions"] if item["type"] != "ParserReady"}
+    for item in after["status"]["conditions"]:
+        if item["type"] not in ("ParserReady", "Ready"):
+            assert item == unchanged[item["type"]], item["type"]
+
+    # Every parse Job deleted (by hand, or aged out): a full reconcile keeps the run it reported last.
+    for parse_job in api.list("Job", kube_namespace, {"app.kubernetes.io/component": "parser"}):
+        api.delete("Job", kube_namespace, parse_job["metadata"]["name"])
+    wait_for(
+        lambda: (
+            not [
+                j
+                for j in api.list("Job", kube_namespace, {"app.kubernetes.io/component": "parser"})
+                if not j["metadata"].get("deletionTimestamp")
+            ]
+        ),
+        "the parse Jobs gone",
+    )
+    reconcile(api, _stack(api, kube_namespace), datetime.now(UTC), last_pruned=first.wanted)
+    assert _stack(api, kube_namespace)["status"]["lastParse"] == after["status"]["lastParse"]
+
+
+def test_a_parse_run_defers_to_a_full_reconcile_when_it_cannot_tell(api: RecordingApi, kube_namespace: str) -> None:
+    _first(api, kube_namespace)
+    stack = _stack(api, kube_namespace)
+    suspended = copy.deepcopy(stack)
+    suspended["spec"]["suspend"] = True
+    no_status = {key: value for key, value in stack.items() if key != "status"}
+    held = copy.deepcopy(stack)
+    for item in held["status"]["conditions"]:
+        if item["type"] == "ParserReady":
+            item["reason"] = "SecretNotFound"  # the pseudonymization key's Secret is missing
+    unknown = copy.deepcopy(stack)
+    unknown["status"]["conditions"][0]["reason"] = "AReasonOfAnotherVersion"
+    api.take()
+    for body in (suspended, no_status, held, unknown):
+        assert reconcile_parse_runs(api, body, datetime.now(UTC)) is None
+    assert api.take() == []

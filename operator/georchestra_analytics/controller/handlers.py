@@ -30,10 +30,15 @@ from georchestra_analytics.controller.connection import connection_info
 from georchestra_analytics.controller.context import ControllerContext
 from georchestra_analytics.controller.events import transition_events
 from georchestra_analytics.controller.memory import StackKey
-from georchestra_analytics.controller.reconcile import ReconcileResult, reconcile, report_error
+from georchestra_analytics.controller.reconcile import (
+    ReconcileResult,
+    reconcile,
+    reconcile_parse_runs,
+    report_error,
+)
 from georchestra_analytics.controller.resync import RETRY_SECONDS, resync_loop
 from georchestra_analytics.controller.secrets import referenced_names
-from georchestra_analytics.controller.triggers import matters
+from georchestra_analytics.controller.triggers import is_parse_run, matters
 from georchestra_analytics.kube.apply import KubeError
 from georchestra_analytics.kube.naming import APP_NAME, MANAGED_BY
 from georchestra_analytics.stack.resource import GROUP, KIND, PLURAL, VERSION, InvalidStackError, parse_stack
@@ -108,6 +113,31 @@ def run_reconcile(context: ControllerContext, key: StackKey, trigger: str, logge
     logger.debug(
         "%s reconcile: %d children applied, phase %s", trigger, len(result.applied), result.status.get("phase")
     )
+
+
+def run_parse_refresh(context: ControllerContext, key: StackKey, logger: Logger) -> None:
+    """A parse run finished: only ParserReady, Ready, the phase and lastParse are brought up to date (a few
+    calls); when that is not enough, or the API fails, a full reconcile is scheduled instead."""
+    namespace, name = key
+    started = time.monotonic()
+    metrics.RECONCILES.labels("parse").inc()
+    result: ReconcileResult | None = None
+    try:
+        with context.lock(namespace, name):
+            raw = context.api.get(KIND, namespace, name)
+            if raw is None or raw["metadata"].get("deletionTimestamp"):
+                return
+            fresh = kopf.Body(cast(kopf.RawBody, raw))
+            result = reconcile_parse_runs(context.api, fresh, datetime.now(UTC), context.options)
+    except KubeError as error:
+        metrics.RECONCILE_ERRORS.labels("parse").inc()
+        logger.warning("status update after a parse run of %s/%s failed: %s", namespace, name, error)
+    finally:
+        metrics.RECONCILE_SECONDS.labels("parse").observe(time.monotonic() - started)
+    if result is None:
+        context.schedule.soon(key, time.monotonic())
+        return
+    _post(fresh, result)
 
 
 def _resync(context: ControllerContext, key: StackKey) -> bool:
@@ -203,7 +233,11 @@ def build_registry(context: ControllerContext) -> kopf.OperatorRegistry:
             # Children of a stack that is gone (the garbage collector removing them) call nothing.
             if key not in stacks or not _owned_by_live(body, stacks[key]):
                 return
-            if _child_matters(context, key, str(param), body, type):
+            if not _child_matters(context, key, str(param), body, type):
+                return
+            if param == "Job" and type != "DELETED" and is_parse_run(body):
+                run_parse_refresh(context, key, log)  # a parse run finished: only the parser's status
+            else:
                 context.schedule.soon(key, time.monotonic())
 
     return registry

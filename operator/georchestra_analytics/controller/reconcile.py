@@ -16,6 +16,7 @@ from georchestra_analytics.controller.conditions import ConditionState, Transiti
 from georchestra_analytics.controller.jobs import (
     JobOutcome,
     ParserHealth,
+    ParseRun,
     dashboards_condition,
     job_outcome,
     last_parse,
@@ -201,6 +202,17 @@ def _outcome(api: KubeApi, stack: AnalyticsStack, seen: _Observation, component:
     return job_outcome(job, pods)
 
 
+def _parse_runs(api: KubeApi, stack: AnalyticsStack) -> list[ParseRun]:
+    """The finished parse runs, newest first: Jobs the parse CronJob created, and their pods."""
+    namespace = stack.namespace
+    parse_jobs = [
+        job
+        for job in api.list("Job", namespace, _selector(stack, PARSER))
+        if any(owner.get("kind") == "CronJob" for owner in job["metadata"].get("ownerReferences") or [])
+    ]
+    return parse_runs(parse_jobs, api.list("Pod", namespace, _selector(stack, PARSER)) if parse_jobs else [])
+
+
 def _observe(
     api: KubeApi,
     stack: AnalyticsStack,
@@ -214,7 +226,6 @@ def _observe(
     by_component: dict[str, dict[str, Any]] = {}
     for child in children:
         by_component.setdefault(child["metadata"]["labels"]["app.kubernetes.io/component"] + "/" + child["kind"], child)
-    namespace = stack.namespace
 
     migrate_job = by_component[f"{MIGRATE}/Job"]["metadata"]["name"]
     migration = _outcome(api, stack, seen, MIGRATE, migrate_job)
@@ -226,12 +237,7 @@ def _observe(
     workload = by_component.get("collector/Deployment") or by_component["collector/StatefulSet"]
     collector = collector_condition(stack, seen.get(workload["kind"], workload["metadata"]["name"]))
 
-    parse_jobs = [
-        job
-        for job in api.list("Job", namespace, _selector(stack, PARSER))
-        if any(owner.get("kind") == "CronJob" for owner in job["metadata"].get("ownerReferences") or [])
-    ]
-    runs = parse_runs(parse_jobs, api.list("Pod", namespace, _selector(stack, PARSER)) if parse_jobs else [])
+    runs = _parse_runs(api, stack)
     parser = problems.get(ConditionType.PARSER_READY) or parser_condition(
         runs, options.parser_health, parse_cronjob_name(stack), backlog_alert_age=stack.spec.parser.backlog_alert_age
     )
@@ -251,8 +257,9 @@ def _observe(
         "endpoints": endpoints(stack),
         "migrationJob": migrate_job,
         "schemaVersion": schema_version(migration),
-        "lastParse": last_parse(runs[0] if runs else None),
     }
+    if runs:  # with no run left (all deleted), the last one reported stays in the status
+        fields["lastParse"] = last_parse(runs[0])
     if sync is not None and sync.succeeded and sync.finished_at is not None:
         fields["lastDashboardsSync"] = sync.finished_at.isoformat().replace("+00:00", "Z")
     return states, fields
@@ -374,4 +381,55 @@ def report_error(api: KubeApi, body: Mapping[str, Any], error: Exception, now: d
     result = ReconcileResult(status={}, transitions=[])
     state = ConditionState(ConditionType.READY, "False", Reason.RECONCILE_ERROR, str(error)[:1024])
     _write_status(api, body, [state], {}, Phase.FAILED, now, result)
+    return result
+
+
+# ParserReady reasons a parse run cannot clear: only a full reconcile (which reads the Secrets) can.
+_SECRET_REASONS = frozenset({Reason.SECRET_NOT_FOUND.value, Reason.SECRET_KEY_MISSING.value})
+
+
+def _previous_states(body: Mapping[str, Any]) -> list[ConditionState] | None:
+    """The status's conditions as observed states, or None when one cannot be read back (another version)."""
+    states = []
+    try:
+        for item in (body.get("status") or {}).get("conditions") or []:
+            kind = ConditionType(item["type"])
+            states.append(ConditionState(kind, item["status"], Reason(item["reason"]), str(item.get("message") or "")))
+    except (KeyError, ValueError):
+        return None
+    return states
+
+
+def reconcile_parse_runs(
+    api: KubeApi, body: Mapping[str, Any], now: datetime, options: ReconcileOptions | None = None
+) -> ReconcileResult | None:
+    """What a finished parse run changes, alone: ParserReady, Ready, the phase and status.lastParse, from the
+    parse Jobs and their pods (two LISTs and the status patch, instead of a full reconcile). None when that is
+    not enough and the caller must run a full reconcile: an invalid or suspended stack, a stack without a full
+    status yet, a ParserReady that only a Secret can clear, conditions this version cannot read back."""
+    options = options or ReconcileOptions()
+    try:
+        stack = parse_stack(body)
+    except InvalidStackError:
+        return None
+    previous = _previous_states(body)
+    if stack.spec.suspend or previous is None:
+        return None
+    kinds = {state.type for state in previous}
+    held = find((body.get("status") or {}).get("conditions") or [], ConditionType.PARSER_READY)
+    if not {ConditionType.DATABASE_READY, ConditionType.SCHEMA_READY, ConditionType.COLLECTOR_READY} <= kinds or (
+        held is not None and held.get("reason") in _SECRET_REASONS
+    ):
+        return None
+    runs = _parse_runs(api, stack)
+    parser = parser_condition(
+        runs, options.parser_health, parse_cronjob_name(stack), backlog_alert_age=stack.spec.parser.backlog_alert_age
+    )
+    states = [state for state in previous if state.type not in (ConditionType.READY, ConditionType.PARSER_READY)]
+    states.append(parser)
+    states.insert(0, ready_condition(states))
+    result = ReconcileResult(status={}, transitions=[])
+    fields = {"lastParse": last_parse(runs[0])} if runs else {}
+    schema_ready = _previous_schema_ready(body)
+    _write_status(api, body, states, fields, phase(states, False, schema_ready), now, result)
     return result
