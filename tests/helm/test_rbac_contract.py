@@ -2,15 +2,21 @@
 wildcard, the same rules in both modes, nothing cluster-wide in namespaced mode.
 
 The golden files are `helm template` output (test_template_golden.py keeps them equal to it), so these checks
-need no helm binary.
+need no helm binary. The table itself is derived from the calls (end of this file): what the handlers' reconcile
+requests over a recording client, plus what kopf needs for the handlers it is given.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
+import kopf
 import pytest
+from kubernetes.client import ApiClient, Configuration
 from tests.support.helm_chart import (
     CHART,
     RELEASE_NAMESPACE,
@@ -21,6 +27,14 @@ from tests.support.helm_chart import (
     rendered_grants,
     scenarios,
 )
+
+from georchestra_analytics.controller.context import ControllerContext
+from georchestra_analytics.controller.handlers import build_registry, run_reconcile
+from georchestra_analytics.controller.reconcile import report_error
+from georchestra_analytics.kube.apply import KINDS, KubeApi, KubeError, Object
+from georchestra_analytics.kube.children import build_children
+from georchestra_analytics.kube.inputs import rendered_inputs
+from georchestra_analytics.stack import parse_stack
 
 SCENARIO_NAMES = [scenario.name for scenario in scenarios()]
 
@@ -130,3 +144,150 @@ def test_operator_runs_alone_and_locked_down(name: str) -> None:
     assert {port["name"]: port["containerPort"] for port in container["ports"]} == {"health": 8080, "metrics": 9090}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert container["resources"]["requests"] and container["resources"]["limits"]
+
+
+# --- The rules derived from what the operator calls -------------------------------------------------------------
+#
+# The reconcile runs over a KubeApi whose transport records each request (verb and resource) and answers as an API
+# server would; kopf's own calls are derived from the handlers it is given. The union must be the documented
+# table, no more (a verb nobody uses) and no less (a call the API server would refuse).
+
+UID = "0f6c1e0a-1111-2222-3333-444455556666"
+HTTP_VERBS = {"POST": "create", "DELETE": "delete", "PATCH": "patch", "PUT": "update"}
+
+
+def _resource_of(path: str) -> tuple[str, str, bool]:
+    """(API group, resource or resource/subresource, whether a name is given) of a namespaced request path."""
+    parts = path.strip("/").split("/")
+    group = "" if parts[0] == "api" else parts[1]
+    rest = parts[2:] if parts[0] == "api" else parts[3:]
+    assert rest[0] == "namespaces", path
+    resource, named = rest[2], len(rest) > 3
+    if len(rest) > 4:
+        resource += "/" + rest[4]
+    return group, resource, named
+
+
+class _RecordingApi(KubeApi):
+    """Records every request. GET of one object answers 404, or, with `existing`, an object for the kinds
+    listed; a LIST of the stack's children answers one child the stack no longer wants (so pruning deletes it);
+    writes echo their body."""
+
+    def __init__(self, stack: dict[str, Any], existing: frozenset[str] = frozenset()) -> None:
+        super().__init__(ApiClient(Configuration()))
+        self.stack = stack
+        self.existing = existing
+        self.calls: set[tuple[str, str, str]] = set()
+
+    def _call(self, action: str, method: str, path: str, **kwargs: Any) -> Object:
+        group, resource, named = _resource_of(path)
+        verb = ("get" if named else "list") if method == "GET" else HTTP_VERBS[method]
+        self.calls.add((group, resource, verb))
+        if method == "GET" and named:
+            if resource == "analyticsstacks":
+                return self.stack
+            if resource in self.existing:
+                kind = next(kind for kind, where in KINDS.items() if where.plural == resource)
+                return {"kind": kind, "metadata": {"name": path.rsplit("/", 1)[1], "namespace": "geor", "uid": "x"}}
+            raise KubeError(action, 404, "NotFound", "not found")
+        if method == "GET":
+            stale = {"name": "analytics-stale", "ownerReferences": [{"uid": UID, "controller": True}]}
+            return {"items": [{"metadata": stale}] if resource not in ("pods",) else []}
+        body: Object = kwargs.get("body") or {}
+        return body
+
+
+def _stack(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
+    meta = {"name": "analytics", "namespace": "geor", "uid": UID, "generation": 1, **metadata}
+    return {
+        "apiVersion": "analytics.georchestra.org/v1alpha1",
+        "kind": "AnalyticsStack",
+        "metadata": meta,
+        "spec": spec,
+    }
+
+
+SUPERSET = {"url": "http://superset:8088", "credentialsSecret": {"name": "superset-admin"}}
+STACKS = [
+    _stack({"database": {"managed": {}}}),
+    _stack(
+        {
+            "database": {"external": {"host": "db.example.org", "credentialsSecret": {"name": "db"}}},
+            "collector": {
+                "buffer": {"type": "disk", "maxSize": 1 << 30},
+                "files": {"claimName": "logs", "paths": ["nginx/*.log"]},
+            },
+            "parser": {"privacy": {"pseudonymizationKey": {"name": "pseudo", "key": "key"}}},
+            "superset": SUPERSET,
+        }
+    ),
+    _stack({"database": {"managed": {}}, "suspend": True}),
+    _stack({"database": {}}),  # invalid: only its status is written
+]
+
+
+def _operator_calls() -> set[tuple[str, str, str]]:
+    """Every request of the handlers' reconcile (and of its error report) over the stacks above."""
+    calls: set[tuple[str, str, str]] = set()
+
+    def post_event(*_: Any, **__: Any) -> None:  # kopf.event queues a POST to the core Events API
+        calls.add(("", "events", "create"))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kopf, "event", post_event)  # it needs a running operator's context to queue anything
+        for existing in (frozenset(), frozenset({"jobs", "cronjobs"})):
+            for body in STACKS:
+                context = ControllerContext(Configuration())
+                context.api = api = _RecordingApi(body, existing)
+                run_reconcile(context, ("geor", "analytics"), "resync", logging.getLogger(__name__))
+                report_error(api, body, RuntimeError("a failed reconcile"), datetime.now(UTC))
+                calls |= api.calls
+    return calls
+
+
+def _kopf_calls(namespaced: bool) -> set[tuple[str, str, str]]:
+    """What kopf itself asks of the API server for the operator's handlers (kopf's registries are read through
+    their selectors; nothing is run)."""
+    registry = build_registry(ControllerContext(Configuration()))
+    calls: set[tuple[str, str, str]] = set()
+    watching = [*registry._watching.get_all_selectors(), *registry._indexing.get_all_selectors()]
+    changing = list(registry._changing.get_all_selectors())
+    for selector in [*watching, *changing]:
+        resource = selector.plural or selector.any_name
+        calls |= {(selector.group or "", resource, "list"), (selector.group or "", resource, "watch")}
+    for selector in changing:
+        # kopf keeps its bookkeeping (last handled spec, progress) in annotations of the object: a PATCH.
+        calls.add((selector.group or "", selector.plural or selector.any_name, "patch"))
+    if not namespaced:
+        # kopf's resource scanning watches CRDs (its discovery of /api and /apis needs no grant).
+        calls |= {("apiextensions.k8s.io", "customresourcedefinitions", v) for v in ("list", "watch")}
+    return calls
+
+
+def _ownership_calls() -> set[tuple[str, str, str]]:
+    """A child whose ownerReference says blockOwnerDeletion needs `update` on the owner's finalizers where the
+    OwnerReferencesPermissionEnforcement admission plugin runs."""
+    children = build_children(parse_stack(STACKS[0]), rendered_inputs(parse_stack(STACKS[0])))
+    blocking = any(ref.get("blockOwnerDeletion") for c in children for ref in c["metadata"].get("ownerReferences", []))
+    return {("analytics.georchestra.org", "analyticsstacks/finalizers", "update")} if blocking else set()
+
+
+def _as_grants(calls: set[tuple[str, str, str]]) -> dict[tuple[str, str], frozenset[str]]:
+    grants: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for group, resource, verb in calls:
+        grants[(group, resource)].add(verb)
+    return {key: frozenset(verbs) for key, verbs in grants.items()}
+
+
+def test_server_side_apply_is_the_only_write_besides_deletes_and_events() -> None:
+    verbs = {verb for _, resource, verb in _operator_calls() if resource != "events"}
+    assert verbs == {"get", "list", "patch", "delete"}, verbs
+
+
+@pytest.mark.parametrize("mode", ["namespaced", "cluster-wide"])
+def test_the_documented_rules_are_exactly_what_the_operator_and_kopf_call(mode: str) -> None:
+    calls = _operator_calls() | _kopf_calls(namespaced=mode == "namespaced") | _ownership_calls()
+    # Server-side apply creates an object that does not exist yet: the API server then checks `create` as well.
+    calls |= {(group, resource, "create") for group, resource, verb in _operator_calls() if verb == "patch"}
+    calls -= {(group, resource, "create") for group, resource, _ in calls if resource.endswith("/status")}
+    assert _as_grants(calls) == documented_grants(mode)
