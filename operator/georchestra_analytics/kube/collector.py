@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from georchestra_analytics.kube.database_access import database_access, database_env
+from georchestra_analytics.kube.database_access import database_env
 from georchestra_analytics.kube.naming import (
     COLLECTOR,
     collector_config_name,
@@ -250,7 +250,3 @@ def otlp_endpoints(stack: AnalyticsStack) -> dict[str, str]:
     """status.endpoints: where applications send their logs."""
     host = f"{collector_name(stack)}.{stack.namespace}.svc"
     return {"otlpGrpc": f"http://{host}:{OTLP_GRPC_PORT}", "otlpHttp": f"http://{host}:{OTLP_HTTP_PORT}"}
-
-
-def collector_secrets(stack: AnalyticsStack) -> list[str]:
-    return [database_access(stack).secret_name]

@@ -153,14 +153,3 @@ def database_env(stack: AnalyticsStack, role: Role | None) -> list[dict[str, Any
         {"name": env.DSN, "value": access.dsn},
         {"name": env.DB_ENDPOINT, "value": access.endpoint},
     ]
-
-
-def referenced_secrets(stack: AnalyticsStack) -> list[str]:
-    """Names of every Secret the stack's pods read, for the controller to watch and checksum."""
-    names = [database_access(stack).secret_name, roles_secret_name(stack)]
-    if stack.spec.superset is not None:
-        names.append(stack.spec.superset.credentials_secret.name)
-    key = stack.spec.parser.privacy.pseudonymization_key
-    if key is not None:
-        names.append(key.name)
-    return sorted(set(names))

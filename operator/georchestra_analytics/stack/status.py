@@ -62,7 +62,6 @@ class Reason(StrEnum):
 class Phase(StrEnum):
     """One word summing up the stack."""
 
-    PENDING = "Pending"
     PROVISIONING = "Provisioning"
     READY = "Ready"
     DEGRADED = "Degraded"
@@ -125,7 +124,7 @@ class StackStatus(SpecModel):
     observed_generation: Annotated[int, Field(ge=0)] | None = None
     """The spec generation the status describes."""
     phase: Phase | None = None
-    """Pending, Provisioning, Ready, Degraded, Suspended or Failed."""
+    """Provisioning, Ready, Degraded, Suspended or Failed."""
     conditions: Annotated[list[Condition], Field(max_length=16)] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},

@@ -26,7 +26,6 @@ from georchestra_analytics.superset.metrics import MEASURE_COLUMNS, metrics
 from georchestra_analytics.superset.settings import BundleSettings
 
 TEMPLATE_FOLDER = "superset"
-ASSET_FOLDERS = ("databases", "datasets", "charts", "dashboards")
 TEMPLATE_SUFFIX = ".j2"
 # Fixed so that every uuid of every stack is stable across releases: never change it.
 UUID_NAMESPACE = uuid.UUID("6f1d8f0e-4b8a-5c53-9a51-2f3b7c0e9a10")

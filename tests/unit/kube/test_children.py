@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ from tests.support.kube_children import by_kind, one, pod_templates
 from georchestra_analytics.kube.children import ChildInputs, build_children
 from georchestra_analytics.kube.collector import otlp_endpoints
 from georchestra_analytics.kube.crd import build_crd
-from georchestra_analytics.kube.database_access import referenced_secrets
 from georchestra_analytics.kube.fingerprint import templates_digest
 from georchestra_analytics.kube.manifests import to_yaml_stream
 from georchestra_analytics.kube.naming import (
@@ -271,13 +269,6 @@ def test_config_and_secret_changes_roll_the_collector() -> None:
     assert new_config[CONFIG_CHECKSUM_ANNOTATION] != first[CONFIG_CHECKSUM_ANNOTATION]
     assert rotated[SECRETS_CHECKSUM_ANNOTATION] != first[SECRETS_CHECKSUM_ANNOTATION]
     assert unrelated == first
-
-
-def test_referenced_secrets() -> None:
-    spec = copy.deepcopy(EXTERNAL)
-    spec["parser"] = {"privacy": {"pseudonymizationKey": {"name": "pseudo", "key": "k"}}}
-    assert referenced_secrets(make(spec)) == ["analytics-db", "analytics-db-roles", "pseudo", "superset-admin"]
-    assert referenced_secrets(make(MANAGED)) == ["analytics-db-credentials", "analytics-db-roles"]
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
