@@ -88,3 +88,17 @@ def test_a_file_that_is_not_yaml_is_one_line(tmp_path: Path) -> None:
     stack_file.write_text("kind: AnalyticsStack\nspec: {database: [\n", encoding="utf-8")
     code, _, stderr = refusal(stack_file)
     assert code == 2 and stderr.count("\n") == 1 and "not a YAML file" in stderr, stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["superset", "bundle", "--out", "unused.zip", "-f"], ["ingest", "--dsn", "host=nowhere.invalid", "x.log", "-f"]],
+    ids=["superset bundle", "ingest"],
+)
+def test_the_other_commands_refuse_a_stack_file_the_same_way(command: list[str]) -> None:
+    stack_file = next(path for path in REFUSED if path.stem == "namespace-rewrites-the-dsn")
+    result = CliRunner().invoke(cli, [*command, str(stack_file)])
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {stack_file}: " + (GOLDEN / f"{stack_file.stem}.txt").read_text(
+        encoding="utf-8"
+    ).removeprefix(f"Error: {stack_file.name}: ")
