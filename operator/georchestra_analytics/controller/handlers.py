@@ -40,7 +40,7 @@ from georchestra_analytics.controller.resync import RETRY_SECONDS, resync_loop
 from georchestra_analytics.controller.secrets import referenced_names
 from georchestra_analytics.controller.triggers import is_parse_run, matters
 from georchestra_analytics.kube.apply import KubeError
-from georchestra_analytics.kube.naming import APP_NAME, MANAGED_BY
+from georchestra_analytics.kube.naming import INSTANCE_LABEL, OPERATOR_LABELS
 from georchestra_analytics.stack.resource import GROUP, KIND, PLURAL, VERSION, InvalidStackError, parse_stack
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,7 @@ CHILD_RESOURCES = (
     ("Job", "batch/v1", "jobs"),
 )
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
-INSTANCE_LABEL = "app.kubernetes.io/instance"
-OWNED_SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY},app.kubernetes.io/name={APP_NAME}"
+OWNED_SELECTOR = ",".join(f"{key}={value}" for key, value in OPERATOR_LABELS.items())
 
 
 def _post(body: kopf.Body, result: ReconcileResult) -> None:
@@ -243,7 +242,7 @@ def build_registry(context: ControllerContext) -> kopf.OperatorRegistry:
     return registry
 
 
-_OWNED_LABELS = {"app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/name": APP_NAME}
+_OWNED_LABELS = OPERATOR_LABELS
 
 
 def _owned(labels: Mapping[str, str]) -> bool:

@@ -48,14 +48,15 @@ from georchestra_analytics.kube.database import database_secret
 from georchestra_analytics.kube.database_access import roles_secret, roles_secret_name
 from georchestra_analytics.kube.inputs import rendered_inputs
 from georchestra_analytics.kube.naming import (
-    APP_NAME,
-    MANAGED_BY,
+    COMPONENT_LABEL,
     MIGRATE,
     PARSER,
     SUPERSET_SYNC,
     database_name,
     database_secret_name,
+    owned_labels,
     parse_cronjob_name,
+    selector_labels,
 )
 from georchestra_analytics.kube.parse_cronjob import parse_cronjob
 from georchestra_analytics.stack.durations import duration_hours
@@ -95,14 +96,7 @@ def _key(obj: Mapping[str, Any]) -> str:
 
 
 def _stack_labels(stack: AnalyticsStack, component: str | None = None) -> dict[str, str]:
-    labels = {
-        "app.kubernetes.io/name": APP_NAME,
-        "app.kubernetes.io/instance": stack.name,
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-    }
-    if component is not None:
-        labels["app.kubernetes.io/component"] = component
-    return labels
+    return owned_labels(stack, component)
 
 
 def _owned_by(obj: Mapping[str, Any], uid: str | None) -> bool:
@@ -187,11 +181,7 @@ def _prune(api: KubeApi, stack: AnalyticsStack, children: list[dict[str, Any]], 
 
 def _selector(stack: AnalyticsStack, component: str) -> dict[str, str]:
     # Pods carry only the selector labels (not managed-by): select them with those.
-    return {
-        "app.kubernetes.io/name": APP_NAME,
-        "app.kubernetes.io/instance": stack.name,
-        "app.kubernetes.io/component": component,
-    }
+    return selector_labels(stack, component)
 
 
 def _outcome(api: KubeApi, stack: AnalyticsStack, seen: _Observation, component: str, name: str) -> JobOutcome | None:
@@ -225,7 +215,7 @@ def _observe(
     """Conditions (Ready last) and the status fields besides them."""
     by_component: dict[str, dict[str, Any]] = {}
     for child in children:
-        by_component.setdefault(child["metadata"]["labels"]["app.kubernetes.io/component"] + "/" + child["kind"], child)
+        by_component.setdefault(child["metadata"]["labels"][COMPONENT_LABEL] + "/" + child["kind"], child)
 
     migrate_job = by_component[f"{MIGRATE}/Job"]["metadata"]["name"]
     migration = _outcome(api, stack, seen, MIGRATE, migrate_job)

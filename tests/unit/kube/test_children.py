@@ -324,3 +324,14 @@ def test_hostile_values_render_to_yaml_that_parses_back() -> None:
 def test_template_digest_is_stable_and_covers_the_folders() -> None:
     assert templates_digest("timescale") == templates_digest("timescale")
     assert templates_digest("timescale") != templates_digest("superset")
+
+
+def test_label_keys_are_written_only_in_naming() -> None:
+    """One source of truth for labels: no other module spells an app.kubernetes.io key."""
+    package = REPO / "operator" / "georchestra_analytics"
+    spelled = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.name != "naming.py" and '"app.kubernetes.io/' in path.read_text(encoding="utf-8")
+    ]
+    assert spelled == []
