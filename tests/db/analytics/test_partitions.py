@@ -206,7 +206,7 @@ def test_upgrade_from_monthly_partitions(pg_dsn: str, monkeypatch: pytest.Monkey
     assert [p.name for p in monthly][:2] == ["access_logs_p2026_11", "access_logs_p2026_12"]
     monkeypatch.undo()
     report = migrate(pg_dsn, SETTINGS, now=NOW)
-    assert report.applied == ["0005_partition_interval"]
+    assert report.applied == [m.version for m in newest if m.version >= "0005"]  # 0005 and the later ones
     assert not migrate(pg_dsn, SETTINGS, now=NOW).changed
     with psycopg.connect(pg_dsn) as conn:
         allowed = conn.execute(
