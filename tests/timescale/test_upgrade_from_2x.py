@@ -140,6 +140,12 @@ def test_import_in_place_twice_gives_exact_counts(timescale_dsn: str, tmp_path: 
         # The aggregates were refreshed over the imported span: materialised, not computed on the fly.
         assert _materialised_requests(conn, "daily") == total
 
+    status = runner.invoke(cli, ["db", "status", "--dsn", timescale_dsn, "-f", stack])
+    assert f"2.x import: analytics_2x: {rows} rows read, finished" in status.output
+    assert (
+        json.loads(runner.invoke(cli, ["db", "status", "--dsn", timescale_dsn, "--json"]).output)["legacy_2x"] is None
+    )
+
     second = runner.invoke(cli, ["db", "import-2x", "--dsn", timescale_dsn, "-f", stack, "--in-place"])
     assert second.exit_code == 0, second.output
     assert "2.x rows read this run: 0 = 0 records" in second.output

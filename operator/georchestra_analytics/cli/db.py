@@ -136,6 +136,9 @@ def _print_status(status: dict[str, Any]) -> None:
         )
         for reason in rejects["recent_by_reason"]:
             click.echo(f"  {reason['count']:>8}  {reason['reason']}  (last {reason['last']})")
+    for done in status.get("imports_2x", []):
+        state = f"finished {done['finished_at']}" if done["finished_at"] else f"in progress (last {done['updated_at']})"
+        click.echo(f"2.x import: {done['source_schema']}: {done['rows_read']} rows read, {state}")
     if "partitions" in status:
         click.echo("retention: " + ", ".join(f"{level} {value}" for level, value in status["retention"].items()))
         click.echo("partitions:")

@@ -74,6 +74,24 @@ def _rejects(conn: psycopg.Connection[Any], schema: str) -> dict[str, Any]:
     }
 
 
+def _imports(conn: psycopg.Connection[Any], schema: str) -> list[dict[str, Any]]:
+    """The checkpoints of `db import-2x` into this schema (none before migration 0007 or any import)."""
+    if conn.execute(
+        "SELECT to_regclass(%s)", (sql.Identifier(schema, "legacy_imports").as_string(conn),)
+    ).fetchone() == (None,):
+        return []
+    rows = conn.execute(
+        sql.SQL("SELECT source_schema, rows_read, buffer_copied, finished_at, updated_at FROM {} ORDER BY 1").format(
+            sql.Identifier(schema, "legacy_imports")
+        )
+    ).fetchall()
+    return [
+        {"source_schema": row[0], "rows_read": row[1], "buffer_rows_copied": row[2], "finished_at": _iso(row[3]),
+         "updated_at": _iso(row[4])}
+        for row in rows
+    ]  # fmt: skip
+
+
 def database_status(dsn: str, settings: DatabaseSettings) -> dict[str, Any]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         server_version = conn.execute("SHOW server_version").fetchone()
@@ -122,6 +140,7 @@ def database_status(dsn: str, settings: DatabaseSettings) -> dict[str, Any]:
         )
         if migrated:
             status["rejects"] = _rejects(conn, settings.schema)
+            status["imports_2x"] = _imports(conn, settings.schema)
         if migrated and flavor == "timescaledb" and extension:
             status["policies"] = _timescale_jobs(conn, settings.schema)
         elif migrated and flavor == "postgresql":
