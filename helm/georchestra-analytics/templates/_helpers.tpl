@@ -50,7 +50,7 @@ app.kubernetes.io/component: operator-metrics
     "app.kubernetes.io/instance" .Release.Name
     "app.kubernetes.io/version" (.Chart.AppVersion | replace "+" "_" | trunc 63)
     "app.kubernetes.io/managed-by" .Release.Service
-    "app.kubernetes.io/part-of" "georchestra-analytics" -}}
+    "app.kubernetes.io/part-of" "georchestra" -}}
 {{- merge $standard (deepCopy .Values.commonLabels) | toYaml -}}
 {{- end -}}
 
