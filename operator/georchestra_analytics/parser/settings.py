@@ -29,6 +29,10 @@ class ClientIpPolicy(StrEnum):
     KEEP = "keep"
 
 
+# Where the parse job mounts spec.parser.geolocation.maxmindDatabase's claim.
+GEOLOCATION_MOUNT = "/var/lib/georchestra-analytics/geolocation"
+
+
 class SettingsError(ValueError):
     """The parser settings cannot be used (a system fault, not a bad record)."""
 
@@ -53,6 +57,14 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class GeolocationSettings:
+    country: bool = True  # as a stack without spec.parser.geolocation (privacy.clientIp truncate)
+    region: bool = False
+    # A MaxMind DB file; None: the country database shipped with the parser.
+    database_file: str | None = None
+
+
+@dataclass(frozen=True)
 class ParserSettings:
     schema: str = "analytics"
     batch_size: int = 5000
@@ -63,6 +75,9 @@ class ParserSettings:
     applications: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_APPLICATIONS))
     # Organisation key -> its display names (spec.parser.organisationAliases); empty: each name is its own key.
     organisation_aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # (family, case-insensitive substring of the user agent): robots besides the shipped list (parser/robots.py).
+    robot_patterns: tuple[tuple[str, str], ...] = ()
+    geolocation: GeolocationSettings = field(default_factory=GeolocationSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     # Records dated before now - max_age or after now + max_future are rejected: older than the raw retention
     # they would be deleted at once, and a far-off date would only create partitions or chunks. None: no bound.
@@ -77,6 +92,8 @@ class ParserSettings:
         spec = stack.spec
         parser = spec.parser
         raw_hours = duration_hours(spec.retention.raw)
+        geo = parser.geolocation
+        database = geo.maxmind_database
         return cls(
             schema=spec.database.schema_name,
             batch_size=parser.batch_size,
@@ -84,6 +101,13 @@ class ParserSettings:
             workers=parser.parallelism,
             applications={route.path_prefix: route.app for route in parser.applications},
             organisation_aliases={alias.key: tuple(alias.names) for alias in parser.organisation_aliases},
+            robot_patterns=tuple((p.family, p.user_agent_contains) for p in parser.robots.extra_patterns),
+            geolocation=GeolocationSettings(
+                # Unset: on unless the address is dropped (docs/privacy.md).
+                country=geo.country if geo.country is not None else parser.privacy.client_ip != "drop",
+                region=geo.region,
+                database_file=None if database is None else f"{GEOLOCATION_MOUNT}/{database.file}",
+            ),
             max_age=None if raw_hours is None else timedelta(hours=raw_hours),
             max_future=STACK_MAX_FUTURE,
             privacy=PrivacySettings(

@@ -1,4 +1,5 @@
-"""The parse job: schedule, batch size, parallel workers, application mapping, organisation aliases, privacy."""
+"""The parse job: schedule, batch size, parallel workers, application mapping, organisation aliases, robots,
+geolocation, privacy."""
 
 from __future__ import annotations
 
@@ -107,6 +108,53 @@ class OrganisationAlias(SpecModel):
     blanks and apostrophe style. The first is the display name of records whose source logs only the key."""
 
 
+ROBOT_FAMILY_PATTERN = r"^[^\x00-\x1f\x7f]{1,64}$"
+
+
+class RobotPattern(SpecModel):
+    """User agents that contain `userAgentContains` (whatever its case) are robots of family `family`."""
+
+    family: Annotated[str, Field(min_length=1, max_length=64, pattern=ROBOT_FAMILY_PATTERN)]
+    """The robot family recorded (robot_family) and shown in the robot chart, e.g. `uptime probe`."""
+    user_agent_contains: Annotated[str, Field(min_length=3, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+    """A plain text (not a regular expression) the user agent contains, e.g. `Blackbox Exporter/`."""
+
+
+class Robots(SpecModel):
+    """Which clients are robots: the crawler list shipped with the parser and ua-parser's spiders always count,
+    with the health checks of docs/classification.md; these patterns add the platform's own."""
+
+    extra_patterns: Annotated[list[RobotPattern], Field(max_length=256)] = Field(default_factory=list)
+    """User agents to count as robots besides the shipped list: the platform's monitoring probes, say."""
+
+
+MMDB_FILE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$"
+
+
+class MaxMindDatabase(SpecModel):
+    """A MaxMind DB file (GeoLite2/GeoIP2 Country or City, DB-IP lite, ...) on a PersistentVolumeClaim the
+    administrator fills and updates; the parse job mounts it read-only."""
+
+    claim_name: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+    """The PersistentVolumeClaim, in the stack's namespace."""
+    file: Annotated[str, Field(min_length=1, max_length=128, pattern=MMDB_FILE_PATTERN)]
+    """The file's name at the claim's root, e.g. `GeoLite2-City.mmdb`."""
+
+
+class Geolocation(SpecModel):
+    """The country (and region) of each request's client address, looked up before the privacy rules truncate
+    or drop the address; only the codes are stored (docs/privacy.md)."""
+
+    country: bool | None = None
+    """Look the country up. Unset: on, unless privacy.clientIp is `drop` (nothing derived from the address
+    is kept then either)."""
+    region: bool = False
+    """Also store the region (ISO 3166-2 subdivision): needs maxmindDatabase with regions (a City file)."""
+    maxmind_database: MaxMindDatabase | None = None
+    """Unset: the country database shipped with the parser (Regional Internet Registry allocations, refreshed
+    with each release). Set: this MaxMind DB file instead."""
+
+
 class Privacy(SpecModel):
     """What the parse job keeps about the people behind the requests."""
 
@@ -146,6 +194,11 @@ class ParserSpec(PodSettings):
     )
     """Organisation key to display names: sources that log an organisation by its display name (the
     security-proxy) count under its key, as the Gateway logs it. Empty: every logged name is its own key."""
+    robots: Robots = Field(default_factory=Robots)
+    """Robot detection: records say whether the client is a robot and which; dashboards leave robots out by
+    default."""
+    geolocation: Geolocation = Field(default_factory=Geolocation)
+    """Country (and region) of the client address."""
     privacy: Privacy = Field(default_factory=Privacy)
     """Privacy rules applied before anything is stored."""
 
