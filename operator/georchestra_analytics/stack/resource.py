@@ -102,17 +102,28 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
+# Deeper than any stack (an affinity is about ten levels), and far from Python's recursion limit.
+MAX_YAML_DEPTH = 64
+
+
 class _NoAliasLoader(yaml.SafeLoader):
     """YAML without aliases: a few lines of nested aliases expand to gigabytes (a "billion laughs"), and a stack
-    never needs them."""
+    never needs them. Nesting is bounded too: a deep enough one would exhaust the composer's recursion."""
+
+    depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise InvalidStackError(
-                f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not accepted in a stack file"
-            )
-        return super().compose_node(parent, index)
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        if isinstance(event, yaml.AliasEvent):
+            raise InvalidStackError(f"line {line}: YAML aliases (*{event.anchor}) are not accepted in a stack file")
+        if self.depth >= MAX_YAML_DEPTH:
+            raise InvalidStackError(f"line {line}: nested deeper than {MAX_YAML_DEPTH} levels")
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def parse_stack(document: Mapping[str, Any]) -> AnalyticsStack:

@@ -36,6 +36,7 @@ FIELDS = {
     "superset-url-with-credentials": "spec.superset.url",
     "yaml-aliases": "YAML aliases",
     "yaml-merge-key": "YAML aliases",
+    "yaml-nested-too-deep": "nested deeper than 64 levels",
     "two-problems": "metadata.namespace",
 }
 
@@ -81,6 +82,13 @@ def test_a_stack_file_too_large_is_refused_before_it_is_parsed(tmp_path: Path) -
     code, stdout, stderr = refusal(stack_file)
     assert code == 2 and stdout == ""
     assert stderr == f"Error: big.yaml: larger than {1 << 20} bytes, not a stack file\n"
+
+
+def test_nesting_that_would_exhaust_the_recursion_is_one_line(tmp_path: Path) -> None:
+    stack_file = tmp_path / "deep.yaml"
+    stack_file.write_text("kind: AnalyticsStack\nspec: " + "[" * 50_000 + "]" * 50_000 + "\n", encoding="utf-8")
+    code, _, stderr = refusal(stack_file)
+    assert (code, stderr) == (2, "Error: deep.yaml: line 2: nested deeper than 64 levels\n")
 
 
 def test_a_file_that_is_not_yaml_is_one_line(tmp_path: Path) -> None:
