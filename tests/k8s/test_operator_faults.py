@@ -1,7 +1,8 @@
 """The operator under faults, on a real API server of this module's own (tests/support/audited_control_plane.py):
 the API server stopped and started again in the middle of a reconcile; the operator killed (SIGKILL) in the middle
 of a rollout, a child deleted by hand while it is down, then the operator started again. Each time the stack
-converges, no Job is created twice, and nothing the status held is lost.
+converges, no Job is created twice, and nothing the status held is lost; the restarted operator still rolls the
+collector when its generated Secret is rotated.
 
 Where the tests must act in the middle of a reconcile, they hold the operator's next apply of one child (a gate
 around KubeApi.apply, in the process that runs the operator) until the fault is in place: the fault itself is
@@ -12,6 +13,7 @@ kubelet and the controllers would (tests/support/operator.py).
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -22,6 +24,7 @@ from typing import Any, cast
 
 import pytest
 import yaml
+from kubernetes import client as k8s
 from tests.support.audited_control_plane import (
     AuditedControlPlane,
     OperatorProcess,
@@ -46,7 +49,9 @@ from tests.support.operator import (
 )
 
 from georchestra_analytics.kube.apply import KubeApi, KubeError, Object
-from georchestra_analytics.stack import KIND
+from georchestra_analytics.kube.database_access import roles_secret_name
+from georchestra_analytics.kube.pods import SECRETS_CHECKSUM_ANNOTATION
+from georchestra_analytics.stack import KIND, parse_stack
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "analytics"
@@ -269,6 +274,9 @@ def test_the_operator_killed_mid_rollout_and_a_child_deleted_while_it_is_down(
         admin.delete("ConfigMap", namespace, f"{NAME}-collector-config")
         admin.delete("Service", namespace, f"{NAME}-collector")
 
+        # Started again with a resync far longer than the test: what follows rests on its resume reconcile and on
+        # the events it watches.
+        operator.resync_seconds = 3600
         operator.start()
         wait_for(
             lambda: admin.get("ConfigMap", namespace, f"{NAME}-collector-config"),
@@ -306,5 +314,32 @@ def test_the_operator_killed_mid_rollout_and_a_child_deleted_while_it_is_down(
         assert after["status"]["lastParse"] == before["status"]["lastParse"]
         assert after["status"]["schemaVersion"] == before["status"]["schemaVersion"]
         assert killed > changed
+
+        # The restarted operator did not write the (complete) roles Secret itself: a person's rotation of it still
+        # rolls the collector.
+        roles = roles_secret_name(parse_stack(after))
+        _wait_quiet(plane, watched.user, log)  # nothing scheduled that would pick the rotation up by chance
+        checksum = _collector_checksum(admin, namespace)
+        secret = admin.get("Secret", namespace, roles)
+        assert secret is not None
+        secret["data"]["collector-password"] = base64.b64encode(b"rotated-after-restart").decode()
+        k8s.CoreV1Api(admin.client).replace_namespaced_secret(roles, namespace, cast(Any, secret))
+        wait_for(lambda: _collector_checksum(admin, namespace) != checksum, "the collector rolled", 60, log)
     finally:
         operator.stop()
+
+
+def _wait_quiet(plane: AuditedControlPlane, user: str, log: Any, seconds: float = 3.0) -> None:
+    """Until the operator has made no call (watches apart) for `seconds`."""
+
+    def quiet() -> bool:
+        calls = [call for call in plane.calls(user=user) if call.verb != "watch"]
+        return not calls or (now() - calls[-1].at).total_seconds() >= seconds
+
+    wait_for(quiet, f"{seconds:.0f} s without a call from the operator", 60, log)
+
+
+def _collector_checksum(admin: KubeApi, namespace: str) -> str | None:
+    workload = admin.get("Deployment", namespace, f"{NAME}-collector") or {}
+    template = (workload.get("spec") or {}).get("template") or {}
+    return ((template.get("metadata") or {}).get("annotations") or {}).get(SECRETS_CHECKSUM_ANNOTATION)

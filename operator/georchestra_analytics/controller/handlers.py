@@ -28,7 +28,7 @@ import kopf
 from georchestra_analytics.controller import metrics
 from georchestra_analytics.controller.connection import connection_info
 from georchestra_analytics.controller.context import ControllerContext
-from georchestra_analytics.controller.events import transition_events
+from georchestra_analytics.controller.events import event_object, transition_events
 from georchestra_analytics.controller.memory import StackKey
 from georchestra_analytics.controller.reconcile import (
     ReconcileResult,
@@ -59,9 +59,14 @@ Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 OWNED_SELECTOR = ",".join(f"{key}={value}" for key, value in OPERATOR_LABELS.items())
 
 
-def _post(body: kopf.Body, result: ReconcileResult) -> None:
+def _post(context: ControllerContext, body: Mapping[str, Any], result: ReconcileResult, logger: Logger) -> None:
+    """An Event for each condition transition; best effort (the status already says it all)."""
+    now = datetime.now(UTC)
     for event in transition_events(result.transitions):
-        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        try:
+            context.api.create(event_object(body, event, now))
+        except KubeError as error:
+            logger.warning("could not post the Event %s: %s", event.reason, error)
 
 
 def run_reconcile(context: ControllerContext, key: StackKey, trigger: str, logger: Logger) -> None:
@@ -100,13 +105,13 @@ def run_reconcile(context: ControllerContext, key: StackKey, trigger: str, logge
             # When the API itself is failing, the status cannot be written either: the retry will.
             if fresh is not None:
                 with contextlib.suppress(KubeError):
-                    _post(fresh, report_error(context.api, fresh, error, now))
+                    _post(context, fresh, report_error(context.api, fresh, error, now), logger)
             raise kopf.TemporaryError(str(error), delay=RETRY_SECONDS) from None
         finally:
             metrics.RECONCILE_SECONDS.labels(trigger).observe(time.monotonic() - started)
     metrics.CHILDREN_APPLIED.inc(len(result.applied))
     metrics.CHILDREN_DELETED.inc(len(result.deleted))
-    _post(fresh, result)
+    _post(context, fresh, result, logger)
     if result.deleted:
         logger.info("removed superseded children: %s", ", ".join(result.deleted))
     logger.debug(
@@ -136,7 +141,7 @@ def run_parse_refresh(context: ControllerContext, key: StackKey, logger: Logger)
     if result is None:
         context.schedule.soon(key, time.monotonic())
         return
-    _post(fresh, result)
+    _post(context, fresh, result, logger)
 
 
 def _resync(context: ControllerContext, key: StackKey) -> bool:
@@ -213,8 +218,8 @@ def build_registry(context: ControllerContext) -> kopf.OperatorRegistry:
         owned_by = body.metadata.labels.get(INSTANCE_LABEL) if _owned(body.metadata.labels) else None
         for stack_name in sorted(set(by_secret.get((str(namespace), name), []))):
             key = (str(namespace), stack_name)
-            if key not in stacks:
-                continue
+            if key not in stacks or type is None:
+                continue  # a stack that is gone; kopf's initial listing (every stack gets its resume reconcile)
             if stack_name == owned_by and not _child_matters(context, key, "Secret", body, type):
                 continue  # a Secret the operator generated and just wrote itself
             context.schedule.soon(key, time.monotonic())

@@ -57,7 +57,8 @@ def matters(event_type: str | None, kind: str, body: Mapping[str, Any], remember
     if event_type is None:
         return False  # the initial listing: every stack gets its resume reconcile anyway
     if remembered is None:
-        # Not created by this operator process (or before it started): a parse run, or a child from before a
-        # restart. Only a Job that already finished says something new.
-        return kind == "Job" and job_state(body) is not None
+        # Not written by this operator process: a parse run, a child from before a restart, a Secret a person
+        # wrote (a complete roles Secret is never applied again, so its rotation arrives here). A finished Job
+        # and any Secret say something new.
+        return kind == "Secret" or (kind == "Job" and job_state(body) is not None)
     return digest(kind, body) != remembered

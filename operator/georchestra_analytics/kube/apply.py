@@ -53,6 +53,7 @@ KINDS: dict[str, ResourceKind] = {
         ResourceKind("v1", "Secret", "secrets"),
         ResourceKind("v1", "Service", "services"),
         ResourceKind("v1", "Pod", "pods"),
+        ResourceKind("v1", "Event", "events"),
         ResourceKind("v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
         ResourceKind("apps/v1", "Deployment", "deployments"),
         ResourceKind("apps/v1", "StatefulSet", "statefulsets"),

@@ -68,3 +68,12 @@ def test_the_initial_listing_and_unknown_children_trigger_only_finished_jobs() -
     assert matters("ADDED", "Job", _job(cronjob=True), None) is False  # a parse run starting
     assert matters("MODIFIED", "Job", _job("Complete", cronjob=True), None) is True  # ...and finishing
     assert matters("ADDED", "Deployment", _deployment(1), None) is False
+
+
+def test_a_secret_not_written_by_this_process_counts() -> None:
+    """A complete roles Secret is never applied again: after a restart the operator has no digest for it, and a
+    person's rotation must still roll the pods."""
+    rotated = {"kind": "Secret", "metadata": {"uid": "s", "resourceVersion": "9"}}
+    assert matters("MODIFIED", "Secret", rotated, None) is True
+    assert matters(None, "Secret", rotated, None) is False  # the listing
+    assert matters("MODIFIED", "Secret", rotated, digest("Secret", rotated)) is False  # its own write
