@@ -153,13 +153,14 @@ def test_a_prefix_change_moves_the_aggregates_to_the_new_owner(timescale_dsn: st
     after = before.with_changes(role_prefix="geo")
     migrate(timescale_dsn, before, passwords=_passwords("x"))
     migrate(timescale_dsn, after, passwords=_passwords("x"))
+    storage = [storage_name(family, level) for family in FAMILIES for level in LEVELS]
     with psycopg.connect(timescale_dsn) as conn:
         owners = {
             row[0]
             for row in conn.execute(
                 "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace = 'analytics'::regnamespace"
                 " AND relname = ANY(%s)",
-                ([storage_name(family, level) for family in FAMILIES for level in LEVELS],),
+                (storage,),
             ).fetchall()
         }
         assert owners == {"geo_aggregates"}
@@ -171,7 +172,8 @@ def test_a_prefix_change_moves_the_aggregates_to_the_new_owner(timescale_dsn: st
             row[0]
             for row in conn.execute(
                 "SELECT owner::text FROM timescaledb_information.jobs"
-                " WHERE proc_name = 'policy_refresh_continuous_aggregate'"
+                " WHERE proc_name = 'policy_refresh_continuous_aggregate' AND hypertable_name = ANY(%s)",
+                (storage,),
             ).fetchall()
         }
         assert job_owners == {"geo_aggregates"}
