@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client as k8s
+from prometheus_client import REGISTRY
 from tests.support.audited_control_plane import (
     AuditedControlPlane,
     Call,
@@ -76,6 +77,12 @@ def _delete(admin: KubeApi, namespace: str, name: str) -> None:
     )
 
 
+def _parse_failures_series(namespace: str, name: str) -> float | None:
+    """The operator's per-stack parse metric (it runs in this process, on the default registry)."""
+    labels = {"stack_namespace": namespace, "stack": name}
+    return REGISTRY.get_sample_value("georchestra_analytics_parse_consecutive_failures", labels)
+
+
 def _stack_reads(calls: list[Call], name: str) -> list[Call]:
     """The operator's reads of the stack itself: one at the start of every reconcile."""
     return [call for call in calls if call.verb == "get" and call.resource == "analyticsstacks" and call.name == name]
@@ -126,6 +133,9 @@ def test_after_a_stack_is_deleted_the_operator_makes_no_call_for_it(
                 log,
             )
             window = plane.calls(user=user, since=quiet_from)
+            # Its per-stack metrics went with it (the alerts would see an ever older backlog otherwise).
+            assert _parse_failures_series(namespace, "alpha") is None
+            assert _parse_failures_series(namespace, "beta") == 0
             assert [call for call in window if call.mentions("alpha")] == []
             assert _stack_reads(window, "beta"), "the resync loop stopped altogether"
             assert not any(call.status >= 400 and call.status != 404 for call in window), window

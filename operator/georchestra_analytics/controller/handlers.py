@@ -111,6 +111,7 @@ def run_reconcile(context: ControllerContext, key: StackKey, trigger: str, logge
             metrics.RECONCILE_SECONDS.labels(trigger).observe(time.monotonic() - started)
     metrics.CHILDREN_APPLIED.inc(len(result.applied))
     metrics.CHILDREN_DELETED.inc(len(result.deleted))
+    metrics.observe_stack(namespace, name, result.status)
     _post(context, fresh, result, logger)
     if result.deleted:
         logger.info("removed superseded children: %s", ", ".join(result.deleted))
@@ -141,6 +142,7 @@ def run_parse_refresh(context: ControllerContext, key: StackKey, logger: Logger)
     if result is None:
         context.schedule.soon(key, time.monotonic())
         return
+    metrics.observe_stack(namespace, name, result.status)
     _post(context, fresh, result, logger)
 
 
@@ -193,7 +195,8 @@ def build_registry(context: ControllerContext) -> kopf.OperatorRegistry:
 
         def live() -> list[StackKey]:
             keys = list(index)
-            context.memory.retain(keys)
+            for gone in context.memory.retain(keys):
+                metrics.forget_stack(*gone)  # a deleted stack's backlog must not look ever older to the alerts
             return keys
 
         def one(key: StackKey) -> bool:

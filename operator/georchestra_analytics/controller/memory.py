@@ -73,12 +73,14 @@ class ReconcileMemory:
         with self._guard:
             self._entry(key, uid).pruned = wanted
 
-    def retain(self, live: Iterable[StackKey]) -> None:
-        """Forget every stack not in `live` (deleted ones)."""
+    def retain(self, live: Iterable[StackKey]) -> list[StackKey]:
+        """Forget every stack not in `live` (deleted ones); the stacks forgotten."""
         keep = set(live)
         with self._guard:
-            for key in [key for key in self._stacks if key not in keep]:
+            gone = [key for key in self._stacks if key not in keep]
+            for key in gone:
                 del self._stacks[key]
+        return gone
 
     def __len__(self) -> int:
         with self._guard:
