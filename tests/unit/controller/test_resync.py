@@ -116,5 +116,5 @@ def test_memory_forgets_deleted_stacks_and_a_new_stack_under_an_old_name() -> No
     assert memory.pruned(A, "uid-2") is None  # the same name, another stack
     memory.remember_children(A, "uid-2", [])
     assert memory.child(A, "c1") is None
-    memory.retain([B])
+    assert memory.retain([B]) == [A]  # the caller drops its metrics
     assert len(memory) == 0
