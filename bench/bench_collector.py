@@ -58,6 +58,7 @@ from tests.support.otel_emitter import OtelEmitter, PlannedRecord, plan_records
 from tests.support.vector import stack_document
 from tests.support.vector_binary import VectorBinary, locate
 
+from bench.common import CLOCK_TICKS, postgres_cpu, ticks, timed_copy
 from georchestra_analytics.db.buffer import BUFFER_COLUMNS
 from georchestra_analytics.db.embedded import EmbeddedPostgres, _postmaster_pid
 from georchestra_analytics.db.migrate import migrate
@@ -67,40 +68,11 @@ from georchestra_analytics.stack import AnalyticsStack, parse_stack
 
 SCHEMA = "analytics"
 SINK_BATCH = 1_000  # the rendered sink's batch.max_events
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 EXPORTERS = ("grpc", "http")
 CASES = ("sdk", "blackhole", "memory", "disk")
 
 
 # -- CPU accounting -----------------------------------------------------------------------------------------
-
-
-def _ticks(pid: int, children: bool = False) -> int:
-    """utime + stime (and the reaped children's, with `children`) of one process, in clock ticks."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    own = int(fields[11]) + int(fields[12])
-    return own + (int(fields[13]) + int(fields[14]) if children else 0)
-
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
-
-
-def postgres_cpu(postmaster: int) -> float:
-    """CPU seconds of the cluster so far: the postmaster, its live backends, and those it has reaped."""
-    ticks = _ticks(postmaster, children=True) + sum(_ticks(child) for child in _children(postmaster))
-    return ticks / CLOCK_TICKS
 
 
 def own_cpu() -> float:
@@ -120,7 +92,7 @@ class CpuMeter:
     def _now(self) -> dict[str, float]:
         now = {"sdk": own_cpu(), "postgresql": postgres_cpu(self.postmaster)}
         if self.vector is not None:
-            now["vector"] = _ticks(self.vector, children=True) / CLOCK_TICKS
+            now["vector"] = ticks(self.vector, children=True) / CLOCK_TICKS
         return now
 
     def start(self) -> None:
@@ -323,7 +295,7 @@ def baselines(dsn: str) -> dict[str, Any]:
     columns = list(BUFFER_COLUMNS)
     column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
     source = sql.Identifier(SCHEMA, "otel_buffer")
-    json_columns = {"attributes", "resources", "scope"}
+    json_columns = frozenset({"attributes", "resources", "scope"})
     with psycopg.connect(dsn) as conn:
         rows = [list(row) for row in conn.execute(sql.SQL("SELECT {} FROM {}").format(column_list, source))]
         documents = [
@@ -340,21 +312,7 @@ def baselines(dsn: str) -> dict[str, Any]:
                 sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(sql.Identifier(SCHEMA, name), source)
             )
         conn.commit()
-        for row in rows:
-            for index, column in enumerate(columns):
-                if column in json_columns and row[index] is not None:
-                    row[index] = Jsonb(row[index])
-        started = time.perf_counter()
-        with (
-            conn.cursor() as cursor,
-            cursor.copy(
-                sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(SCHEMA, "bench_copy"), column_list)
-            ) as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-        conn.commit()
-        copy_seconds = time.perf_counter() - started
+        copy_seconds = timed_copy(conn, sql.Identifier(SCHEMA, "bench_copy"), columns, rows, json_columns)
         # The postgres sink's statement (Vector's src/sinks/postgres), one transaction per batch.
         table = sql.Identifier(SCHEMA, "bench_sink")
         insert = sql.SQL("INSERT INTO {} SELECT * FROM jsonb_populate_recordset(NULL::{}, %s)").format(table, table)

@@ -1,55 +1,59 @@
-"""Benchmark of the parse job: a realistic backlog of buffer rows, drained end to end (claim, classify, write,
-delete, commit), compared with a plain COPY of the same output rows into an equivalent table.
+"""Benchmark of the parse job: a realistic backlog of buffer rows drained end to end (claim, classify, write,
+delete, commit) by the real command, compared with a plain COPY of the same output rows, on each flavor.
 
-Prints, from one run: job throughput (records/s) with one worker, COPY throughput, their ratio, the speed-up
-with two workers, and the peak RSS of the worker processes. Run from the repository root:
+Prints, from one run, per flavor: the job's rows/s with one worker, COPY rows/s of its output rows into an
+equivalent table, their ratio; the parse process's CPU per row (user + system, the start-up cost of the command
+taken off); the database side of a batch (the time the job waits on PostgreSQL per batch, and PostgreSQL's own
+CPU per batch) beside the COPY of that batch's rows; the peak RSS of the parse process; and the job with two
+workers on the same backlog. Run from the repository root:
 
     .venv/bin/python bench/bench_parse.py --rows 1000000
-    .venv/bin/python bench/bench_parse.py --rows 50000 --dsn "host=... dbname=postgres"   # an existing server
+    .venv/bin/python bench/bench_parse.py --rows 100000 --flavor timescaledb --batch-size 20000
 
-Without --dsn a throwaway PostgreSQL cluster is started (and removed) for the run.
+A throwaway cluster from the test tier's binaries is started (ANALYTICS_TIMESCALEDB_TARBALL adds TimescaleDB,
+as for the timescale tier); each flavor gets fresh databases.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
-from psycopg.types.json import Jsonb
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.support
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.support and bench
 
 from tests.support.accesslogs import mixed_backlog
 
+from bench.common import (
+    PeakMemory,
+    postgres_cpu,
+    postmaster_of,
+    throwaway_server,
+    timed_copy_of_query,
+    timescaledb_available,
+)
 from georchestra_analytics.db.buffer import insert_buffer_rows
-from georchestra_analytics.db.embedded import EmbeddedPostgres
 from georchestra_analytics.db.migrate import migrate
 from georchestra_analytics.db.settings import DatabaseSettings
 from georchestra_analytics.parser.record import RECORD_COLUMNS
+from georchestra_analytics.parser.report import ParseReport
+from georchestra_analytics.parser.settings import ParserSettings
 
 SCHEMA = "analytics"
 LOAD_CHUNK = 50_000
-
-
-@contextmanager
-def server(dsn: str | None) -> Iterator[str]:
-    if dsn:
-        yield dsn
-        return
-    with EmbeddedPostgres() as embedded:
-        yield embedded.dsn
 
 
 @contextmanager
@@ -73,89 +77,141 @@ def load_backlog(dsn: str, rows: int) -> float:
         while chunk := list(islice(backlog, LOAD_CHUNK)):
             with conn.transaction():
                 insert_buffer_rows(conn, SCHEMA, chunk)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE analytics.otel_buffer")
+    vacuum(dsn)
     return time.perf_counter() - started
 
 
-def run_job(dsn: str, workers: int, batch_size: int) -> dict[str, object]:
-    """The real command in a child process, so its peak RSS is measured apart from this process."""
+def vacuum(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(SCHEMA, "otel_buffer")))
+
+
+def copy_backlog(source: str, target: str) -> None:
+    """The same buffer rows into another database (binary COPY through this process)."""
+    table = sql.Identifier(SCHEMA, "otel_buffer")
+    with psycopg.connect(source) as reader, psycopg.connect(target) as writer:
+        with (
+            reader.cursor().copy(sql.SQL("COPY {} TO STDOUT (FORMAT binary)").format(table)) as out,
+            writer.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(table)) as into,
+        ):
+            for block in out:
+                into.write(block)
+        writer.commit()
+    vacuum(target)
+
+
+@dataclass
+class JobRun:
+    report: ParseReport
+    wall: float
+    cpu: float  # user + system of the command and the worker processes it started
+    peak_rss_mb: float
+    postgres_cpu: float
+
+
+def run_job(dsn: str, workers: int, batch_size: int, postmaster: int) -> JobRun:
+    """The real command in a child process: its CPU comes from wait4 (with the workers it started), its peak RSS
+    from /proc while it runs."""
     command = [sys.executable, "-m", "georchestra_analytics", "--log-level", "warning", "parse", "--dsn", dsn,
                "--json", "--workers", str(workers), "--batch-size", str(batch_size)]  # fmt: skip
+    database_before = postgres_cpu(postmaster)
     started = time.perf_counter()
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    summary: dict[str, object] = json.loads(output)
-    summary["wall_seconds"] = time.perf_counter() - started
-    return summary
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    memory = PeakMemory(process.pid)
+    assert process.stdout is not None
+    output = process.stdout.read()
+    peak = memory.stop()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"parse exited with {process.returncode}")
+    return JobRun(
+        report=ParseReport.from_json(json.loads(output)),
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=peak,
+        postgres_cpu=postgres_cpu(postmaster) - database_before,
+    )
 
 
-def copy_baseline(dsn: str) -> tuple[int, float]:
-    """COPY the job's output rows into an equivalent table (same columns, same unique key), timing only COPY."""
-    columns = list(RECORD_COLUMNS)
-    column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
+def copy_baseline(dsn: str, postmaster: int) -> tuple[int, float, float]:
+    """COPY the job's output rows into an equivalent table (same columns, same unique key), in chunks of
+    LOAD_CHUNK rows read as COPY data beforehand, timing only the COPYs. Returns (rows, seconds, PostgreSQL's CPU
+    seconds during the COPYs)."""
+    column_list = sql.SQL(", ").join(map(sql.Identifier, RECORD_COLUMNS))
+    source = sql.Identifier(SCHEMA, "access_logs")
+    target = sql.Identifier(SCHEMA, "bench_copy")
     with psycopg.connect(dsn) as reader, psycopg.connect(dsn) as writer:
-        writer.execute(
-            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, UNIQUE (ts, id))").format(
-                sql.Identifier(SCHEMA, "bench_copy"), sql.Identifier(SCHEMA, "access_logs")
-            )
-        )
+        writer.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, UNIQUE (ts, id))").format(target, source))
         writer.commit()
-        user_agent = columns.index("user_agent")
-        copied, timed = 0, 0.0
-        with reader.cursor(name="output_rows") as cursor:
-            cursor.itersize = LOAD_CHUNK
-            cursor.execute(sql.SQL("SELECT {} FROM {}").format(column_list, sql.Identifier(SCHEMA, "access_logs")))
-            while chunk := cursor.fetchmany(LOAD_CHUNK):
-                rows = [list(row) for row in chunk]
-                for row in rows:
-                    if row[user_agent] is not None:
-                        row[user_agent] = Jsonb(row[user_agent])
-                started = time.perf_counter()
-                with (
-                    writer.cursor() as out,
-                    out.copy(
-                        sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(SCHEMA, "bench_copy"), column_list)
-                    ) as copy,
-                ):
-                    for row in rows:
-                        copy.write_row(row)
-                writer.commit()
-                timed += time.perf_counter() - started
-                copied += len(rows)
-    return copied, timed
+        keys = [row[0] for row in reader.execute(sql.SQL("SELECT ts FROM {} ORDER BY ts").format(source))]
+        lowers = sorted(set(keys[::LOAD_CHUNK]))
+        copied, timed, database = 0, 0.0, 0.0
+        for index, lower in enumerate(lowers):
+            upper = sql.SQL("") if index + 1 == len(lowers) else sql.SQL(" AND ts < {}").format(lowers[index + 1])
+            query = sql.SQL("SELECT {} FROM {} WHERE ts >= {}{}").format(column_list, source, sql.Literal(lower), upper)
+            before = postgres_cpu(postmaster)
+            seconds, rows = timed_copy_of_query(reader, query, writer, target)
+            database += postgres_cpu(postmaster) - before
+            timed += seconds
+            copied += rows
+        reader.commit()
+    return copied, timed, database
+
+
+def bench_flavor(maintenance: str, postmaster: int, flavor: str, rows: int, batch_size: int) -> None:
+    with fresh_database(maintenance, flavor) as dsn, fresh_database(maintenance, flavor) as second:
+        load_seconds = load_backlog(dsn, rows)
+        copy_backlog(dsn, second)
+        print(f"\n== {flavor}: {rows:,} buffer rows loaded in {load_seconds:.0f} s; batches of {batch_size:,}")
+        one = run_job(dsn, 1, batch_size, postmaster)
+        empty = run_job(dsn, 1, batch_size, postmaster)  # nothing left: the command's fixed cost
+        copied, copy_seconds, copy_database_cpu = copy_baseline(dsn, postmaster)
+        two = run_job(second, 2, batch_size, postmaster)
+
+    claimed = one.report.claimed or 0
+    batches = max(one.report.batches or 1, 1)
+    job_rate = claimed / one.wall
+    copy_rate = copied / copy_seconds
+    cpu_per_row = (one.cpu - empty.cpu) / claimed * 1e6
+    drain_rate = claimed / (one.report.seconds or one.wall)
+    # PostgreSQL's CPU per batch against its CPU for a COPY of as many output rows: CPU, not wall time, so that
+    # a busy machine (waiting for a core) does not count as database work.
+    database_cpu = one.postgres_cpu / batches
+    batch_copy_cpu = copy_database_cpu / copied * (claimed / batches)
+    batch_copy = (claimed / batches) / copy_rate
+    two_rate = (two.report.claimed or 0) / two.wall
+    print(f"job, 1 worker      : {claimed:,} rows ({one.report.written:,} records, {one.report.rejected:,} rejected)"
+          f" in {one.wall:.1f} s = {job_rate:,.0f} rows/s end to end; drain {drain_rate:,.0f} rows/s")  # fmt: skip
+    print(f"COPY baseline      : {copied:,} output rows in {copy_seconds:.1f} s = {copy_rate:,.0f} rows/s")
+    print(f"ratio job/COPY     : {job_rate / copy_rate:.3f}")
+    print(f"parse process CPU  : {cpu_per_row:.1f} us/row (user+system; {one.cpu:.1f} s, start-up {empty.cpu:.1f} s)")
+    print(f"database per batch : {database_cpu * 1000:.0f} ms of PostgreSQL CPU; a COPY of the batch's "
+          f"{claimed // batches:,} rows: {batch_copy_cpu * 1000:.0f} ms of its CPU ({batch_copy * 1000:.0f} ms wall); "
+          f"ratio {database_cpu / batch_copy_cpu:.1f}x")  # fmt: skip
+    print(f"peak RSS           : {one.peak_rss_mb:.0f} MB (1 worker), {two.peak_rss_mb:.0f} MB (largest of 2 workers)")
+    print(f"job, 2 workers     : {two_rate:,.0f} rows/s, {two_rate / job_rate:.2f}x one worker "
+          f"(claimed per worker {list(two.report.claimed_per_worker)}; parse CPU {two.cpu:.0f} s, "
+          f"PostgreSQL CPU {two.postgres_cpu:.0f} s in {two.wall:.0f} s)", flush=True)  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="buffer rows in the backlog")
-    parser.add_argument("--batch-size", type=int, default=5_000)
-    parser.add_argument("--flavor", choices=["postgresql", "timescaledb"], default="postgresql")
-    parser.add_argument("--dsn", help="maintenance DSN of an existing server (it must allow CREATE DATABASE)")
+    parser.add_argument("--batch-size", type=int, default=ParserSettings().batch_size)
+    parser.add_argument("--flavor", action="append", choices=["postgresql", "timescaledb"], help="default: both")
     args = parser.parse_args()
 
-    with server(args.dsn) as maintenance:
-        with fresh_database(maintenance, args.flavor) as dsn:
-            load_seconds = load_backlog(dsn, args.rows)
-            print(f"backlog: {args.rows} buffer rows loaded in {load_seconds:.1f} s ({args.flavor} flavor)")
-            one = run_job(dsn, 1, args.batch_size)
-            rss_one_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-            copied, copy_seconds = copy_baseline(dsn)
-        with fresh_database(maintenance, args.flavor) as dsn:
-            load_backlog(dsn, args.rows)
-            two = run_job(dsn, 2, args.batch_size)
-            rss_all_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-
-    claimed = int(one["claimed"])  # type: ignore[call-overload]
-    job_rate = claimed / float(one["wall_seconds"])  # type: ignore[arg-type]
-    copy_rate = copied / copy_seconds
-    two_rate = int(two["claimed"]) / float(two["wall_seconds"])  # type: ignore[call-overload, arg-type]
-    print(f"job, 1 worker : {claimed} rows ({one['written']} records, {one['rejected']} rejected) "
-          f"in {float(one['wall_seconds']):.1f} s = {job_rate:,.0f} rows/s end to end")  # type: ignore[arg-type]  # fmt: skip
-    print(f"COPY baseline : {copied} output rows in {copy_seconds:.1f} s = {copy_rate:,.0f} rows/s")
-    print(f"ratio job/COPY: {job_rate / copy_rate:.2f}")
-    print(f"job, 2 workers: {two_rate:,.0f} rows/s, speed-up {two_rate / job_rate:.2f}x "
-          f"(claimed per worker {two['claimed_per_worker']})")  # fmt: skip
-    print(f"peak RSS      : {rss_one_mb:.0f} MB (1 worker run), {rss_all_mb:.0f} MB (largest process of all runs)")
+    with throwaway_server() as embedded:
+        postmaster = postmaster_of(embedded)
+        flavors = args.flavor or (["postgresql", "timescaledb"] if timescaledb_available(embedded.dsn) else [])
+        if not flavors:
+            sys.exit("timescaledb is not available: set ANALYTICS_TIMESCALEDB_TARBALL, or pass --flavor postgresql")
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        for flavor in flavors:
+            bench_flavor(embedded.dsn, postmaster, flavor, args.rows, args.batch_size)
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

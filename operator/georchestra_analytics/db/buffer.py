@@ -1,7 +1,8 @@
 """The landing table `<schema>.otel_buffer`: append (ingest), claim and delete (the parse job).
 
-Rows are claimed by ctid with FOR UPDATE SKIP LOCKED, so parallel parse jobs never take the same row, and are
-deleted by ctid in the same transaction: a failed batch rolls back and its rows stay for the next run.
+Rows are claimed with FOR UPDATE SKIP LOCKED, so parallel parse jobs never take the same row, and are deleted
+in the same transaction (the parse job does both in one statement, `take_batch`): a failed batch rolls back and
+its rows stay for the next run.
 Nothing here commits; the caller owns the transaction.
 """
 
@@ -56,6 +57,35 @@ def claim_batch(conn: psycopg.Connection[Any], schema: str, limit: int) -> list[
                     values[column] = text  # not a timestamp Python can hold: the parser rejects it
             claimed.append(ClaimedRow(ctid=row[0], row=values))
     return claimed
+
+
+def take_batch(conn: psycopg.Connection[Any], schema: str, limit: int) -> list[dict[str, Any]]:
+    """Claim and delete up to `limit` rows no other transaction holds, in one statement (one round trip
+    instead of a claim and a delete by ctid), and return them. The rows are gone only if the caller's
+    transaction commits: a failed batch rolls back and its rows stay for the next run."""
+    if limit < 1:
+        raise ValueError(f"batch limit must be positive, got {limit}")
+    table = _table(schema)
+    query = sql.SQL(
+        "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} LIMIT {limit} FOR UPDATE SKIP LOCKED))"
+        " RETURNING {columns}, {unreadable}"
+    ).format(
+        columns=sql.SQL(", ").join(_readable(column) for column in BUFFER_COLUMNS),
+        unreadable=sql.SQL(", ").join(_out_of_range(column) for column in _TIME_COLUMNS),
+        table=table,
+        limit=sql.Literal(limit),
+    )
+    width = len(BUFFER_COLUMNS)
+    taken = []
+    with conn.cursor() as cursor:
+        cursor.execute(query)
+        for row in cursor:
+            values = dict(zip(BUFFER_COLUMNS, row[:width], strict=True))
+            for column, text in zip(_TIME_COLUMNS, row[width:], strict=True):
+                if text is not None:
+                    values[column] = text  # not a timestamp Python can hold: the parser rejects it
+            taken.append(values)
+    return taken
 
 
 # Timestamps PostgreSQL takes and Python's datetime cannot hold (outside years 1-9999) would fail the whole

@@ -8,17 +8,18 @@ rollups. A replayed batch therefore counts nothing twice. Nothing here commits.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from georchestra_analytics.db import aggregates
+from georchestra_analytics.db.aggregates import LAYER_ROW_COLUMNS
 from georchestra_analytics.db.context import schema_context
+from georchestra_analytics.db.copy_text import copy_lines, line_writer
 from georchestra_analytics.db.schema_info import SchemaInfo, read_schema_info
 from georchestra_analytics.db.sql_templates import Quoted, render
 from georchestra_analytics.parser.record import RECORD_COLUMNS, Reject
@@ -37,6 +38,7 @@ class InvalidRecord(ValueError):
 _COLUMN_NAMES = frozenset(RECORD_COLUMNS)
 _TEXT_KEYS = tuple(key for key, kind in RECORD_COLUMNS.items() if kind == "text" and key != "id")
 _INT_KEYS = tuple((key, kind, _INT_RANGES[kind]) for key, kind in RECORD_COLUMNS.items() if kind in _INT_RANGES)
+_FLOAT_KEYS = tuple(key for key, kind in RECORD_COLUMNS.items() if kind == "double precision")
 _BOOL_KEYS = tuple(key for key, kind in RECORD_COLUMNS.items() if kind == "boolean")
 _LIST_KEYS = tuple(key for key, kind in RECORD_COLUMNS.items() if kind == "text[]")
 _OBJECT_KEYS = tuple(key for key, kind in RECORD_COLUMNS.items() if kind == "jsonb")
@@ -67,6 +69,10 @@ def record_problem(record: Mapping[str, Any]) -> str | None:
         value = get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not -limit < value < limit):
             return f"{key} is not a {kind}: {value!r}"
+    for key in _FLOAT_KEYS:
+        value = get(key)
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+            return f"{key} is not a number: {value!r}"
     for key in _BOOL_KEYS:
         value = get(key)
         if value is not None and value is not True and value is not False:
@@ -87,18 +93,17 @@ def record_problem(record: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _row(record: Mapping[str, Any]) -> list[Any]:
-    row = [record.get(key) for key in RECORD_COLUMNS]
-    user_agent = record.get("user_agent")
-    row[list(RECORD_COLUMNS).index("user_agent")] = None if user_agent is None else Jsonb(user_agent)
-    return row
+_copy_line = line_writer(RECORD_COLUMNS)
 
 
 def _column_list(prefix: str = "") -> sql.Composed:
     return sql.SQL(", ").join(sql.SQL(prefix) + sql.Identifier(key) for key in RECORD_COLUMNS)
 
 
-def _prepare_temp_tables(cursor: psycopg.Cursor[Any]) -> None:
+@cache
+def _temp_tables_sql(flavor: str) -> bytes:
+    """Create (once per session) and empty the batch's temporary tables, in one round trip. The timescaledb
+    flavor needs only the staging table: its aggregates are not written by the batch."""
     definition = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(key), sql.SQL(sql_type)) for key, sql_type in RECORD_COLUMNS.items()
     )
@@ -111,17 +116,26 @@ def _prepare_temp_tables(cursor: psycopg.Cursor[Any]) -> None:
             ),
         ]
     )
-    for name, columns in ((STAGING, definition), (INSERTED, definition), (STAGING_LAYERS, layer_definition)):
-        cursor.execute(
-            sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS").format(
-                sql.Identifier(name), columns
-            )
+    tables = [(STAGING, definition)]
+    if flavor == "postgresql":
+        tables += [(INSERTED, definition), (STAGING_LAYERS, layer_definition)]
+    statements = [
+        sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS").format(
+            sql.Identifier(name), columns
         )
-    cursor.execute(sql.SQL("TRUNCATE {}, {}, {}").format(*map(sql.Identifier, (STAGING, INSERTED, STAGING_LAYERS))))
+        for name, columns in tables
+    ]
+    statements.append(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier(name) for name, _ in tables)))
+    return sql.SQL("; ").join(statements).as_bytes(None)
+
+
+def _prepare_temp_tables(cursor: psycopg.Cursor[Any], flavor: str = "postgresql") -> None:
+    cursor.execute(_temp_tables_sql(flavor))
 
 
 @cache
-def _rollup_statements(schema: str, time_zone: str) -> tuple[str, ...]:
+def _rollup_statements(schema: str, time_zone: str) -> bytes:
+    """Every rollup upsert of a batch (each family, each level), sent as one round trip."""
     context = schema_context(schema, time_zone, "postgresql")
     statements = []
     for family in aggregates.FAMILIES:
@@ -129,7 +143,84 @@ def _rollup_statements(schema: str, time_zone: str) -> tuple[str, ...]:
         source = Quoted(sql.Identifier("pg_temp", table).as_string(None))
         for level in aggregates.LEVELS:
             statements.append(render("rollups/upsert.sql.j2", **context, family=family, level=level, source=source))
-    return tuple(statements)
+    return "\n".join(statements).encode()
+
+
+def _lines(records: Iterable[Mapping[str, Any]], checked: bool, counter: list[int]) -> Iterator[str]:
+    for position, record in enumerate(records):
+        problem = None if checked else record_problem(record)
+        if problem:
+            raise InvalidRecord(f"record {position} (id {record.get('id')!r}): {problem}")
+        counter[0] += 1
+        yield _copy_line(record)
+
+
+def _ensure_partitions(cursor: psycopg.Cursor[Any], schema: str) -> None:
+    """The partitions of the periods the batch holds, not of the span between its oldest and newest record: one
+    record of year 1 beside one of today would otherwise create a partition for every period between. A batch
+    nearly always lies in one period: then its oldest and newest record name it, and partition_start (a function
+    call per row) runs twice instead of once per record."""
+    ensure = sql.Identifier(schema, "ensure_partitions")
+    start = sql.Identifier(schema, "partition_start")
+    staging = sql.Identifier(STAGING)
+    row = cursor.execute(
+        sql.SQL("SELECT {start}(min(ts)), {start}(max(ts)) FROM {staging}").format(start=start, staging=staging)
+    ).fetchone()
+    if row is not None and row[0] == row[1]:
+        cursor.execute(sql.SQL("SELECT {ensure}(%s, %s)").format(ensure=ensure), (row[0], row[0]))
+        return
+    cursor.execute(
+        sql.SQL(
+            "SELECT {ensure}(period, period) FROM"
+            " (SELECT DISTINCT {start}(ts) AS period FROM {staging}) periods ORDER BY period"
+        ).format(ensure=ensure, start=start, staging=staging)
+    )
+
+
+@cache
+def _insert_sql(schema: str, flavor: str) -> bytes:
+    """The batch's records into access_logs, each (ts, id) once and only if new, and their layer rows into
+    access_log_layers, in one round trip. On the postgresql flavor the new rows also go to temporary tables for
+    the rollups; on timescaledb it is one statement, which returns how many records were new. Only the keys are
+    read back (RETURNING ts, id): the parse job may read no more of access_logs."""
+    layer_columns = sql.SQL(", ").join(map(sql.Identifier, ("ts", "id", "layer", "workspace", *LAYER_ROW_COLUMNS)))
+    context = {
+        "table": sql.Identifier(schema, "access_logs"),
+        "layers_table": sql.Identifier(schema, "access_log_layers"),
+        "columns": _column_list(),
+        "staged": _column_list("s."),
+        "staging": sql.Identifier(STAGING),
+        "inserted": sql.Identifier(INSERTED),
+        "staging_layers": sql.Identifier(STAGING_LAYERS),
+        "layer_columns": layer_columns,
+        "prefixed": sql.SQL(", ").join(sql.SQL("i.") + sql.Identifier(c) for c in LAYER_ROW_COLUMNS),
+    }
+    new_keys = (
+        "inserted AS (INSERT INTO {table} ({columns})"
+        " SELECT DISTINCT ON (ts, id) {columns} FROM {staging} ORDER BY ts, id"
+        " ON CONFLICT (ts, id) DO NOTHING RETURNING ts, id)"
+    )
+    new_rows = (
+        "SELECT DISTINCT ON (s.ts, s.id) {staged} FROM {staging} s JOIN inserted USING (ts, id) ORDER BY s.ts, s.id"
+    )
+    layer_rows = (
+        "SELECT i.ts, i.id, l.layer, CASE WHEN position(':' in l.layer) > 0 THEN split_part(l.layer, ':', 1) END,"
+        " {prefixed} FROM {source} i CROSS JOIN LATERAL (SELECT DISTINCT unnest(i.layers) AS layer) l"
+        " WHERE l.layer IS NOT NULL AND l.layer <> ''"
+    )
+    if flavor == "postgresql":
+        text = (
+            "WITH " + new_keys + " INSERT INTO {inserted} ({columns}) " + new_rows + ";"
+            " INSERT INTO {staging_layers} ({layer_columns}) " + layer_rows.replace("{source}", "{inserted}") + ";"
+            " INSERT INTO {layers_table} ({layer_columns}) SELECT {layer_columns} FROM {staging_layers}"
+        )
+    else:
+        text = (
+            "WITH " + new_keys + ", new AS (" + new_rows + "),"
+            " layers AS (INSERT INTO {layers_table} ({layer_columns}) " + layer_rows.replace("{source}", "new") + ")"
+            " SELECT count(*) FROM inserted"
+        )
+    return sql.SQL(text).format(**context).as_bytes(None)
 
 
 def write_records(
@@ -144,77 +235,23 @@ def write_records(
     `checked`: every record already passed record_problem (the parse pipeline checks each one), so it is not
     checked twice on the hot path."""
     info = info or read_schema_info(conn, schema)
-    table = sql.Identifier(schema, "access_logs")
     with conn.cursor() as cursor:
-        _prepare_temp_tables(cursor)
+        _prepare_temp_tables(cursor, info.flavor)
         copy_query = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(STAGING), _column_list())
-        count = 0
+        counter = [0]
         with cursor.copy(copy_query) as copy:
-            for position, record in enumerate(records):
-                problem = None if checked else record_problem(record)
-                if problem:
-                    raise InvalidRecord(f"record {position} (id {record.get('id')!r}): {problem}")
-                copy.write_row(_row(record))
-                count += 1
-        if count == 0:
+            copy_lines(copy, _lines(records, checked, counter))
+        if counter[0] == 0:
             return 0
         if info.flavor == "postgresql":
-            # The partition periods the batch holds, not the span between its oldest and newest record: one
-            # record of year 1 beside one of today would otherwise create a partition for every period between.
-            cursor.execute(
-                sql.SQL(
-                    "SELECT {ensure}(period, period) FROM"
-                    " (SELECT DISTINCT {start}(ts) AS period FROM {staging}) periods ORDER BY period"
-                ).format(
-                    ensure=sql.Identifier(schema, "ensure_partitions"),
-                    start=sql.Identifier(schema, "partition_start"),
-                    staging=sql.Identifier(STAGING),
-                )
-            )
-        # Keep one row per (ts, id) within the batch, so each key is decided once.
-        cursor.execute(
-            sql.SQL(
-                "WITH inserted AS ("
-                " INSERT INTO {table} ({columns})"
-                " SELECT DISTINCT ON (ts, id) {columns} FROM {staging} ORDER BY ts, id"
-                " ON CONFLICT (ts, id) DO NOTHING RETURNING ts, id)"
-                " INSERT INTO {inserted} ({columns})"
-                " SELECT DISTINCT ON (s.ts, s.id) {staged} FROM {staging} s JOIN inserted USING (ts, id)"
-                " ORDER BY s.ts, s.id"
-            ).format(
-                table=table,
-                columns=_column_list(),
-                staged=_column_list("s."),
-                staging=sql.Identifier(STAGING),
-                inserted=sql.Identifier(INSERTED),
-            )
-        )
+            _ensure_partitions(cursor, schema)
+        cursor.execute(_insert_sql(schema, info.flavor))
+        if info.flavor != "postgresql":
+            row = cursor.fetchone()
+            return int(row[0]) if row else 0
         inserted = cursor.rowcount
-        if inserted == 0:
-            return 0
-        layer_columns = sql.SQL(", ").join(map(sql.Identifier, aggregates.LAYER_ROW_COLUMNS))
-        cursor.execute(
-            sql.SQL(
-                "INSERT INTO {layers_staging} (ts, id, layer, workspace, {columns})"
-                " SELECT i.ts, i.id, l.layer,"
-                " CASE WHEN position(':' in l.layer) > 0 THEN split_part(l.layer, ':', 1) END, {prefixed}"
-                " FROM {inserted} i CROSS JOIN LATERAL (SELECT DISTINCT unnest(i.layers) AS layer) l"
-                " WHERE l.layer IS NOT NULL AND l.layer <> ''"
-            ).format(
-                layers_staging=sql.Identifier(STAGING_LAYERS),
-                columns=layer_columns,
-                prefixed=sql.SQL(", ").join(sql.SQL("i.") + sql.Identifier(c) for c in aggregates.LAYER_ROW_COLUMNS),
-                inserted=sql.Identifier(INSERTED),
-            )
-        )
-        cursor.execute(
-            sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
-                sql.Identifier(schema, "access_log_layers"), sql.Identifier(STAGING_LAYERS)
-            )
-        )
-        if info.flavor == "postgresql":
-            for statement in _rollup_statements(schema, info.time_zone):
-                cursor.execute(statement)  # rendered from trusted, pre-quoted parts
+        if inserted > 0:
+            cursor.execute(_rollup_statements(schema, info.time_zone))
     return inserted
 
 

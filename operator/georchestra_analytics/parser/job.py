@@ -1,7 +1,7 @@
 """The parse job: drain the buffer table into access records, exactly once.
 
-Each batch is one transaction: claim rows (FOR UPDATE SKIP LOCKED), classify them, write the records (COPY,
-ON CONFLICT (ts, id) DO NOTHING) and the rejects, delete exactly the claimed rows, commit. A crash before the
+Each batch is one transaction: claim and delete rows in one statement (FOR UPDATE SKIP LOCKED), classify them,
+write the records (COPY, ON CONFLICT (ts, id) DO NOTHING) and the rejects, commit. A crash before the
 commit rolls everything back and the rows stay in the buffer; a replay after a commit finds the records
 already there (stable ids). Several workers share the backlog because locked rows are skipped.
 """
@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import set_json_loads
 
-from georchestra_analytics.db.buffer import ClaimedRow, claim_batch, delete_claimed
+from georchestra_analytics.db.buffer import take_batch
 from georchestra_analytics.db.faults import describe_fault
 from georchestra_analytics.db.isolate import write_isolating
 from georchestra_analytics.db.refresh import refresh_aggregates
@@ -145,16 +145,16 @@ class ParseJob:
         self.info: SchemaInfo = read_schema_info(conn, settings.schema)
 
     def _classify(
-        self, claimed: list[ClaimedRow]
-    ) -> tuple[list[AccessRecord], list[ClaimedRow], list[Reject], Counter[str]]:
+        self, claimed: list[dict[str, Any]]
+    ) -> tuple[list[AccessRecord], list[dict[str, Any]], list[Reject], Counter[str]]:
         """(records, the rows they came from, rejects, reject counts by reason)."""
         records: list[AccessRecord] = []
-        origins: list[ClaimedRow] = []
+        origins: list[dict[str, Any]] = []
         rejects: list[Reject] = []
         reasons: Counter[str] = Counter()
         parse_row = self.pipeline.parse_row
         for item in claimed:
-            result = parse_row(item.row)
+            result = parse_row(item)
             if isinstance(result, Reject):
                 reasons[result.reason] += 1
                 rejects.append(_reject_row(result.reason, result.raw, result.source, self.reject_privacy))
@@ -166,7 +166,7 @@ class ParseJob:
     def _write(
         self,
         records: list[AccessRecord],
-        origins: list[ClaimedRow],
+        origins: list[dict[str, Any]],
         rejects: list[Reject],
         reasons: Counter[str],
     ) -> tuple[int, list[AccessRecord]]:
@@ -183,7 +183,7 @@ class ParseJob:
 
     def _refuse(
         self,
-        origin: ClaimedRow,
+        origin: dict[str, Any],
         record: AccessRecord,
         why: str,
         rejects: list[Reject],
@@ -191,12 +191,13 @@ class ParseJob:
     ) -> None:
         reason = "unstorable record: " + why
         reasons[reason] += 1
-        rejects.append(_reject_row(reason, Pipeline.raw_of(origin.row), record.get("source"), self.reject_privacy))
+        rejects.append(_reject_row(reason, Pipeline.raw_of(origin), record.get("source"), self.reject_privacy))
 
     def run_batch(self, before_commit: BeforeCommit | None = None) -> BatchResult:
         result = BatchResult()
         with self.conn.transaction():
-            claimed = claim_batch(self.conn, self.settings.schema, self.settings.batch_size)
+            # Claimed and deleted at once: the deletion commits with the records, or neither does.
+            claimed = take_batch(self.conn, self.settings.schema, self.settings.batch_size)
             if not claimed:
                 return result
             result.claimed = len(claimed)
@@ -215,10 +216,6 @@ class ParseJob:
                         new_ids.discard(reject.id)  # the same input twice in a batch is stored once
                         result.rejected[reject.reason] += 1
             result.duplicates = result.claimed - written - sum(result.rejected.values())
-            deleted = delete_claimed(self.conn, self.settings.schema, [item.ctid for item in claimed])
-            if deleted != len(claimed):
-                # Cannot happen while the rows are locked; if it does, commit nothing.
-                raise JobFault(f"claimed {len(claimed)} buffer rows but deleted {deleted}")
             if before_commit is not None:
                 before_commit(result)
         return result

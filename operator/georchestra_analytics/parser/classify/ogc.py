@@ -60,6 +60,13 @@ _DOWNLOAD_FORMAT_TOKENS = (
 )
 _TILE_SIZES = frozenset({("256", "256"), ("512", "512")})
 
+# Every parameter name this module reads (is_kvp, classify_kvp, _wfs_download): the classifier keeps its result
+# per request shape, made of these parameters' values, so a name read here must be listed here (a test checks).
+KVP_PARAMETERS = frozenset(
+    {"service", "request", "tiled", "width", "height", "resulttype", "outputformat", "format", "identifier", "id"}
+    | {name for names in LAYER_PARAMETERS.values() for name in names}
+)
+
 
 def service_of_endpoint(segments: list[str]) -> str | None:
     if not segments:
