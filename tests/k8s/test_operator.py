@@ -27,7 +27,7 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from tests.support.helm_chart import crd_document
+from tests.support.helm_chart import crd_document, documented_grants
 from tests.support.helm_cluster import install_crd
 from tests.support.kube_children import pod_template
 from tests.support.operator import (
@@ -701,20 +701,6 @@ def test_every_pod_the_operator_templates_is_admitted_under_restricted(stage: St
 
 # Every call the controller and kopf make, by (group, resource, verb); the test below asks the API server, as the
 # operator's ServiceAccount, whether each is allowed (SelfSubjectAccessReview), and that nothing broader is.
-OPERATOR_CALLS = {
-    ("analytics.georchestra.org", "analyticsstacks"): {"get", "list", "watch", "patch"},
-    ("analytics.georchestra.org", "analyticsstacks/status"): {"patch"},
-    ("", "configmaps"): {"get", "list", "patch", "delete"},
-    ("", "secrets"): {"get", "list", "watch", "patch"},
-    ("", "services"): {"get", "list", "patch", "delete"},
-    ("apps", "statefulsets"): {"get", "list", "patch", "delete"},
-    ("apps", "deployments"): {"get", "list", "patch", "delete"},
-    ("batch", "jobs"): {"get", "list", "patch", "delete"},
-    ("batch", "cronjobs"): {"get", "list", "patch", "delete"},
-    ("networking.k8s.io", "networkpolicies"): {"get", "list", "patch", "delete"},
-    ("", "pods"): {"list"},
-    ("", "events"): {"create"},
-}
 NOT_NEEDED = [
     ("", "pods", "create"),
     ("", "pods/exec", "create"),
@@ -745,7 +731,8 @@ def _can_i(client: k8s.ApiClient, group: str, resource: str, verb: str, namespac
 
 def test_the_service_account_may_do_what_the_operator_does_and_nothing_broader(stage: Stage) -> None:
     client = k8s_config.new_client_from_config(config_file=str(stage.kubeconfig))  # type: ignore[no-untyped-call]
-    for (group, resource), verbs in OPERATOR_CALLS.items():
+    # The table of docs/operator-rbac.md, which tests/helm/test_rbac_contract.py derives from the operator's calls.
+    for (group, resource), verbs in documented_grants("namespaced").items():
         for verb in verbs:
             assert _can_i(client, group, resource, verb, stage.namespace), (group, resource, verb)
     for group, resource, verb in NOT_NEEDED:

@@ -45,7 +45,10 @@ log = logging.getLogger(__name__)
     default=DEFAULT_RESYNC_SECONDS,
     show_default=True,
     envvar=env.RESYNC_INTERVAL,
-    help="Seconds between re-checks of every stack's children (drift, Job outcomes).",
+    help=(
+        "Seconds between two full reconciles of every stack even without an event (a safety net: children and"
+        " Job outcomes are watched)."
+    ),
 )
 @click.option(
     "--kubeconfig",
