@@ -11,7 +11,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from georchestra_analytics.db.aggregates import DIMENSIONS, LEVEL_UNIT, MEASURES, SOURCE_TABLE, storage_name
+from georchestra_analytics.db.aggregates import (
+    DIMENSIONS,
+    LEVEL_UNIT,
+    MEASURES,
+    SOURCE_FILTERS,
+    SOURCE_TABLE,
+    storage_name,
+)
 
 APPS = ["geoserver", "geonetwork", "mapstore", "datafeeder", None]
 SERVICES = ["WMS", "WFS", "WMTS", "OGC API Features", None]
@@ -33,7 +40,7 @@ def random_record(rng: random.Random, start: datetime, span: timedelta) -> dict[
     layers = sorted(set(rng.sample(LAYERS, rng.choice([0, 1, 1, 2, 3])))) if service else []
     response_time = None if rng.random() < 0.05 else int(rng.lognormvariate(4.5, 1.6))
     family = rng.choice(UA_FAMILIES)
-    return {
+    record: dict[str, Any] = {
         "ts": (start + timedelta(seconds=rng.uniform(0, span.total_seconds()))).isoformat(),
         "id": uuid.UUID(int=rng.getrandbits(128)).hex,
         "source": "gateway",
@@ -59,6 +66,25 @@ def random_record(rng: random.Random, start: datetime, span: timedelta) -> dict[
         "user_agent": None if family is None else {"family": family, "version": "1", "os": "Linux", "device": "Other"},
         "client_ip": "192.0.2.0",
         "tags": ["ogc"] if service else [],
+    }
+    record.update(random_extent(rng) if service and record["request"] in EXTENT_REQUESTS else NO_EXTENT)
+    return record
+
+
+EXTENT_REQUESTS = frozenset({"getmap", "getfeatureinfo", "gettile", "items"})
+NO_EXTENT = dict.fromkeys(("extent_west", "extent_south", "extent_east", "extent_north"))
+
+
+def random_extent(rng: random.Random) -> dict[str, float]:
+    """A requested extent over metropolitan France, from a street (a thousandth of a degree) to a few degrees
+    (some larger than the extent grid's maximum, which its aggregate leaves out)."""
+    lon, lat = rng.uniform(-4.5, 8.0), rng.uniform(42.5, 51.0)
+    half = 10 ** rng.uniform(-3, 0.3) / 2
+    return {
+        "extent_west": lon - half,
+        "extent_south": lat - half,
+        "extent_east": lon + half,
+        "extent_north": lat + half,
     }
 
 
@@ -86,7 +112,12 @@ def direct_rows(
 ) -> dict[tuple[Any, ...], tuple[Any, ...]]:
     """The same measures by a direct GROUP BY over the raw records."""
     dims = DIMENSIONS[family]
-    query = sql.SQL("SELECT date_trunc({unit}, ts, {tz}), {dims}, {measures} FROM {table} GROUP BY {group}").format(
+    condition = SOURCE_FILTERS.get(family)
+    where = sql.SQL(" WHERE " + condition) if condition else sql.SQL("")  # trusted SQL (db/aggregates.py)
+    query = sql.SQL(
+        "SELECT date_trunc({unit}, ts, {tz}), {dims}, {measures} FROM {table}{where} GROUP BY {group}"
+    ).format(
+        where=where,
         unit=sql.Literal(LEVEL_UNIT[level]),
         tz=sql.Literal(time_zone),
         dims=sql.SQL(", ").join(sql.SQL(dim.expression) for dim in dims),  # type: ignore[arg-type]

@@ -1,13 +1,15 @@
 """The aggregates' dimensions and measures: one definition for both flavors, the writer and the tests.
 
-Four families, each by hour, day and month. Each groups by a few dimensions only: an aggregate over every
+Five families, each by hour, day and month. Each groups by a few dimensions only: an aggregate over every
 dimension at once has about as many rows as the raw table (user x referrer x layer x ... rarely repeat within
 an hour), which defeats its purpose. Together they cover every dimension dashboards need:
 - `usage`: requests by application, server, service, operation, status, organisation, tiled, download/format;
 - `layer_usage`: one row per (request, layer), over access_log_layers, so a GetMap of three layers counts once
   for each of them; by layer, workspace and the request's kind;
 - `user_usage`: by user and organisation, per application and status;
-- `client_usage`: by referrer host and user-agent family, per application and service.
+- `client_usage`: by referrer host and user-agent family, per application and service;
+- `layer_extents` (migration 0009): per (request, layer), by the grid cell of the requested extent's centre
+  (docs/classification.md#extents): where on the map users look, layer by layer.
 Expressions are trusted SQL fragments written here (never configuration), over the source table's columns.
 """
 
@@ -20,12 +22,17 @@ from georchestra_analytics.db.sql_templates import Quoted, ident
 
 LEVELS: tuple[str, ...] = ("hourly", "daily", "monthly")
 LEVEL_UNIT = {"hourly": "hour", "daily": "day", "monthly": "month"}
-FAMILIES: tuple[str, ...] = ("usage", "layer_usage", "user_usage", "client_usage")
+# The families migration 0003 creates: its template loops over these, so this list never changes.
+FAMILIES_OF_0003: tuple[str, ...] = ("usage", "layer_usage", "user_usage", "client_usage")
+# Migration 0009's: requested extents.
+EXTENT_FAMILIES: tuple[str, ...] = ("layer_extents",)
+FAMILIES: tuple[str, ...] = (*FAMILIES_OF_0003, *EXTENT_FAMILIES)
 SOURCE_TABLE = {
     "usage": "access_logs",
     "layer_usage": "access_log_layers",
     "user_usage": "access_logs",
     "client_usage": "access_logs",
+    "layer_extents": "access_log_layers",
 }
 RAW_TABLES: tuple[str, ...] = ("access_logs", "access_log_layers")
 
@@ -55,6 +62,26 @@ class Dimension:
 _TYPES = {"status": "smallint", "tiled": "boolean", "is_download": "boolean"}
 
 
+# The requested-extent grid (docs/classification.md#extents): cells of 1/CELLS_PER_DEGREE degree of longitude
+# and latitude, numbered from (0, 0) (cell_x = floor(longitude x CELLS_PER_DEGREE)); a request counts in the
+# cell of its extent's centre. Extents wider or taller than MAX_EXTENT_DEGREES (a country, a continent, the world)
+# say nothing of where users look, and are left out; so are requests without an extent.
+CELLS_PER_DEGREE = 10
+MAX_EXTENT_DEGREES = 2
+_EXTENT_CELL_X = f"floor((extent_west + extent_east) * {CELLS_PER_DEGREE / 2})::integer"
+_EXTENT_CELL_Y = f"floor((extent_south + extent_north) * {CELLS_PER_DEGREE / 2})::integer"
+# Rows a family counts (a trusted SQL condition over its source table), for the families that count only some.
+# BETWEEN on each corner: NULL, NaN and infinities fail it, so the cells' integer casts never see them.
+SOURCE_FILTERS: dict[str, str] = {
+    "layer_extents": (
+        "extent_west BETWEEN -180 AND 180 AND extent_east BETWEEN -180 AND 180"
+        " AND extent_south BETWEEN -90 AND 90 AND extent_north BETWEEN -90 AND 90"
+        f" AND extent_east - extent_west <= {MAX_EXTENT_DEGREES}"
+        f" AND extent_north - extent_south <= {MAX_EXTENT_DEGREES}"
+    ),
+}
+
+
 def _plain(name: str) -> Dimension:
     return Dimension(name, _TYPES.get(name, "text"), ident(name))
 
@@ -75,12 +102,21 @@ DIMENSIONS: dict[str, tuple[Dimension, ...]] = {
         _plain("app"),
         _plain("service"),
     ),
+    "layer_extents": (
+        _plain("layer"),
+        _plain("workspace"),
+        _plain("app"),
+        Dimension("cell_x", "integer", _EXTENT_CELL_X),
+        Dimension("cell_y", "integer", _EXTENT_CELL_Y),
+    ),
 }
 
 # Columns access_log_layers copies from its access_logs row (besides ts, id, layer, workspace).
 LAYER_ROW_COLUMNS: tuple[str, ...] = (
     "app", "server", "service", "request", "method", "status", "org", "user", "tiled", "is_download",
     "download_format", "response_time_ms", "response_size",
+    # Added by migration 0009.
+    "extent_west", "extent_south", "extent_east", "extent_north",
 )  # fmt: skip
 
 
@@ -158,7 +194,12 @@ def template_context() -> dict[str, object]:
     return {
         "levels": LEVELS,
         "level_unit": {level: Quoted(unit) for level, unit in LEVEL_UNIT.items()},
-        "families": FAMILIES,
+        # Migration 0003 renders `families`; the repeatable grants and views render every family.
+        "families": FAMILIES_OF_0003,
+        "all_families": FAMILIES,
+        "extent_families": EXTENT_FAMILIES,
+        "source_filter": {family: Quoted(condition) for family, condition in SOURCE_FILTERS.items()},
+        "cells_per_degree": Quoted(str(CELLS_PER_DEGREE)),
         "source_table": {family: Quoted(table) for family, table in SOURCE_TABLE.items()},
         "dimensions": DIMENSIONS,
         "measures": MEASURES,

@@ -24,6 +24,7 @@ class Sql:
 
 TIMESTAMPTZ, TEXT, TEXT_ARRAY, BOOLEAN = Sql("timestamptz"), Sql("text"), Sql("text[]"), Sql("boolean")
 SMALLINT, INTEGER, BIGINT, JSONB = Sql("smallint"), Sql("integer"), Sql("bigint"), Sql("jsonb")
+DOUBLE = Sql("double precision")
 
 
 class UserAgent(TypedDict):
@@ -66,6 +67,12 @@ class AccessRecord(TypedDict):
     org_name: Annotated[str | None, TEXT]
     # `download_format` is the canonical name (parser/formats.py), this the format as requested.
     download_format_requested: Annotated[str | None, TEXT]
+    # Added by migration 0009: the extent the request asked for, in EPSG:4326 degrees (parser/extent.py); all
+    # four or none.
+    extent_west: Annotated[float | None, DOUBLE]
+    extent_south: Annotated[float | None, DOUBLE]
+    extent_east: Annotated[float | None, DOUBLE]
+    extent_north: Annotated[float | None, DOUBLE]
 
 
 def _sql_types() -> dict[str, str]:

@@ -11,6 +11,7 @@ from georchestra_analytics.parser.classify.layers import resolve_layers, virtual
 from georchestra_analytics.parser.classify.ogc import classify_kvp, is_kvp, service_of_endpoint
 from georchestra_analytics.parser.classify.outcome import Classification
 from georchestra_analytics.parser.classify.rest import classify_rest
+from georchestra_analytics.parser.extent import requested_extent
 from georchestra_analytics.parser.formats import download_formats
 from georchestra_analytics.parser.organisations import OrganisationMap
 from georchestra_analytics.parser.privacy import Privacy
@@ -117,6 +118,9 @@ class Classifier:
         agent = parse_user_agent(logged.user_agent)
         if is_robot(agent):
             found.tags.append("robot")
+        # Coordinates differ from one request of a shape to the next: read from each request (parser/extent.py).
+        extent = requested_extent(found.service, found.request, params, path)
+        west, south, east, north = extent if extent is not None else (None, None, None, None)
         record: AccessRecord = {
             "ts": logged.ts,
             "id": logged.id,
@@ -145,6 +149,10 @@ class Classifier:
             "tags": found.tags,
             "org_name": org_name,
             "download_format_requested": requested_format,
+            "extent_west": west,
+            "extent_south": south,
+            "extent_east": east,
+            "extent_north": north,
         }
         self.privacy.apply(record)
         bound_record(record)
