@@ -160,15 +160,16 @@ def copy_baseline(dsn: str, postmaster: int) -> tuple[int, float, float]:
     return copied, timed, database
 
 
-def bench_flavor(maintenance: str, postmaster: int, flavor: str, rows: int, batch_size: int) -> None:
+def bench_flavor(maintenance: str, postmaster: int, flavor: str, rows: int, batch_size: int, two: bool) -> None:
     with fresh_database(maintenance, flavor) as dsn, fresh_database(maintenance, flavor) as second:
         load_seconds = load_backlog(dsn, rows)
-        copy_backlog(dsn, second)
+        if two:
+            copy_backlog(dsn, second)
         print(f"\n== {flavor}: {rows:,} buffer rows loaded in {load_seconds:.0f} s; batches of {batch_size:,}")
         one = run_job(dsn, 1, batch_size, postmaster)
         empty = run_job(dsn, 1, batch_size, postmaster)  # nothing left: the command's fixed cost
         copied, copy_seconds, copy_database_cpu = copy_baseline(dsn, postmaster)
-        two = run_job(second, 2, batch_size, postmaster)
+        pair = run_job(second, 2, batch_size, postmaster) if two else None
 
     claimed = one.report.claimed or 0
     batches = max(one.report.batches or 1, 1)
@@ -181,7 +182,6 @@ def bench_flavor(maintenance: str, postmaster: int, flavor: str, rows: int, batc
     database_cpu = one.postgres_cpu / batches
     batch_copy_cpu = copy_database_cpu / copied * (claimed / batches)
     batch_copy = (claimed / batches) / copy_rate
-    two_rate = (two.report.claimed or 0) / two.wall
     print(f"job, 1 worker      : {claimed:,} rows ({one.report.written:,} records, {one.report.rejected:,} rejected)"
           f" in {one.wall:.1f} s = {job_rate:,.0f} rows/s end to end; drain {drain_rate:,.0f} rows/s")  # fmt: skip
     print(f"COPY baseline      : {copied:,} output rows in {copy_seconds:.1f} s = {copy_rate:,.0f} rows/s")
@@ -190,10 +190,13 @@ def bench_flavor(maintenance: str, postmaster: int, flavor: str, rows: int, batc
     print(f"database per batch : {database_cpu * 1000:.0f} ms of PostgreSQL CPU; a COPY of the batch's "
           f"{claimed // batches:,} rows: {batch_copy_cpu * 1000:.0f} ms of its CPU ({batch_copy * 1000:.0f} ms wall); "
           f"ratio {database_cpu / batch_copy_cpu:.1f}x")  # fmt: skip
-    print(f"peak RSS           : {one.peak_rss_mb:.0f} MB (1 worker), {two.peak_rss_mb:.0f} MB (largest of 2 workers)")
-    print(f"job, 2 workers     : {two_rate:,.0f} rows/s, {two_rate / job_rate:.2f}x one worker "
-          f"(claimed per worker {list(two.report.claimed_per_worker)}; parse CPU {two.cpu:.0f} s, "
-          f"PostgreSQL CPU {two.postgres_cpu:.0f} s in {two.wall:.0f} s)", flush=True)  # fmt: skip
+    print(f"peak RSS           : {one.peak_rss_mb:.0f} MB (1 worker)", flush=True)
+    if pair is not None:
+        pair_rate = (pair.report.claimed or 0) / pair.wall
+        print(f"job, 2 workers     : {pair_rate:,.0f} rows/s, {pair_rate / job_rate:.2f}x one worker "
+              f"(claimed per worker {list(pair.report.claimed_per_worker)}; parse CPU {pair.cpu:.0f} s, "
+              f"PostgreSQL CPU {pair.postgres_cpu:.0f} s in {pair.wall:.0f} s; peak RSS of the largest process "
+              f"{pair.peak_rss_mb:.0f} MB)", flush=True)  # fmt: skip
 
 
 def main() -> None:
@@ -201,6 +204,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="buffer rows in the backlog")
     parser.add_argument("--batch-size", type=int, default=ParserSettings().batch_size)
     parser.add_argument("--flavor", action="append", choices=["postgresql", "timescaledb"], help="default: both")
+    parser.add_argument("--one-worker-only", action="store_true", help="skip the run with two workers")
     args = parser.parse_args()
 
     with throwaway_server() as embedded:
@@ -210,7 +214,7 @@ def main() -> None:
             sys.exit("timescaledb is not available: set ANALYTICS_TIMESCALEDB_TARBALL, or pass --flavor postgresql")
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         for flavor in flavors:
-            bench_flavor(embedded.dsn, postmaster, flavor, args.rows, args.batch_size)
+            bench_flavor(embedded.dsn, postmaster, flavor, args.rows, args.batch_size, not args.one_worker_only)
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
