@@ -30,10 +30,11 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 TIME_ZONE = "Europe/Paris"
-# Three weeks ending a month ago: recent enough for the default raw retention (a year) of the new schema.
-START = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=52)
+# Three weeks ending three months ago: within the default raw retention (a year) of the new schema.
+START = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=120)
 SPAN = timedelta(days=21)
-BUFFERED_AT = START + SPAN + timedelta(days=10)  # the rows 2.x left in its buffer: after its last record
+# The rows 2.x left in its buffer: after its last record, in a later month.
+BUFFERED_AT = START + SPAN + timedelta(days=45)
 # Rows of 2.x this project refuses: a clock that was never set. 2.x stored them; the import keeps them as rejects.
 BAD_CLOCK = datetime(1970, 1, 1, 0, 0, 7, tzinfo=UTC)
 

@@ -22,6 +22,7 @@ from tests.support.analytics_db import (
 
 from georchestra_analytics.db.aggregates import DASHBOARD_VIEWS, FAMILIES, LEVELS, storage_name
 from georchestra_analytics.db.guard import UnsafeConfiguration
+from georchestra_analytics.db.legacy_schema import COMPAT_AGGREGATES
 from georchestra_analytics.db.migrate import migrate
 from georchestra_analytics.db.migrations import versioned_migrations
 from georchestra_analytics.db.refresh import refresh_aggregates
@@ -65,7 +66,7 @@ def test_migrate_from_empty_then_twice_changes_nothing(timescale_dsn: str) -> No
             "SELECT view_name FROM timescaledb_information.continuous_aggregates WHERE view_schema = 'analytics'"
         ).fetchall()
     assert {row[0] for row in hypertables} == {"access_logs", "access_log_layers"}
-    assert len(caggs) == len(FAMILIES) * len(LEVELS)
+    assert len(caggs) == len(FAMILIES) * len(LEVELS) + len(COMPAT_AGGREGATES)  # and 2.x's grain
     assert set(DASHBOARD_VIEWS) <= {row[0] for row in before["views"]}
     second = migrate(timescale_dsn, SETTINGS)
     with psycopg.connect(timescale_dsn) as conn:

@@ -16,7 +16,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from psycopg import sql
-from tests.support.legacy_2x import BAD_CLOCK, BUFFERED_AT, START, create_legacy_database, database_fingerprint
+from tests.support.legacy_2x import (
+    BAD_CLOCK,
+    BUFFERED_AT,
+    SPAN,
+    START,
+    create_legacy_database,
+    database_fingerprint,
+)
 
 from georchestra_analytics.cli import cli
 from georchestra_analytics.db.aggregates import storage_name
@@ -199,29 +206,32 @@ def test_an_interrupted_import_resumes_where_it_stopped(timescale_dsn: str, tmp_
         assert _scalar(conn, "SELECT count(*) FROM old.access_logs") == legacy.rows
 
 
-# The 2.x dashboard questions, as its charts ask them of ogc_summary_* (the schema is the only difference).
+# The 2.x dashboard questions, as its charts ask them of ogc_summary_* (the schema is the only difference), and
+# every row of every level (but app_id, which was 2.x's application path).
+_ROW = ("app_name, user_name, org_name, request_method, status_code, server_address, workspaces, layers, service,"
+        " request, tiled, is_download, download_format, user_agent_family, referrer, nb_req, response_time_median,"
+        " response_time_min, response_time_max")  # fmt: skip
 QUESTIONS = {
-    "requests per day": "SELECT bucket_daily, sum(nb_req) FROM {s}.ogc_summary_daily WHERE {period} GROUP BY 1",
-    "requests per layer": "SELECT workspaces, layers, sum(nb_req) FROM {s}.ogc_summary_daily WHERE {period}"
+    "requests per day": "SELECT bucket_daily, sum(nb_req) FROM {s}.ogc_summary_daily WHERE {daily} GROUP BY 1",
+    "requests per layer": "SELECT workspaces, layers, sum(nb_req) FROM {s}.ogc_summary_daily WHERE {daily}"
     " GROUP BY 1, 2",
-    "requests per user": "SELECT user_name, sum(nb_req) FROM {s}.ogc_summary_daily WHERE {period} GROUP BY 1",
-    "requests per organisation": "SELECT org_name, sum(nb_req) FROM {s}.ogc_summary_daily WHERE {period} GROUP BY 1",
-    "downloads per format": "SELECT download_format, sum(nb_req) FROM {s}.ogc_summary_daily WHERE {period}"
+    "requests per user": "SELECT user_name, sum(nb_req) FROM {s}.ogc_summary_daily WHERE {daily} GROUP BY 1",
+    "requests per organisation": "SELECT org_name, sum(nb_req) FROM {s}.ogc_summary_daily WHERE {daily} GROUP BY 1",
+    "downloads per format": "SELECT download_format, sum(nb_req) FROM {s}.ogc_summary_daily WHERE {daily}"
     " AND is_download = 'true' GROUP BY 1",
-    "requests per service and operation": "SELECT service, request, sum(nb_req) FROM {s}.ogc_summary_hourly"
-    " WHERE {hourly} GROUP BY 1, 2",
-    "median response time by hour and layer": "SELECT bucket_hourly, app_name, layers, user_name, status_code,"
-    " referrer, user_agent_family, response_time_median FROM {s}.ogc_summary_hourly WHERE {hourly}",
-    "every hourly row but app_id": "SELECT bucket_hourly, app_name, user_name, org_name, request_method,"
-    " status_code, server_address, workspaces, layers, service, request, tiled, is_download, download_format,"
-    " user_agent_family, referrer, nb_req, response_time_median, response_time_min, response_time_max"
-    " FROM {s}.ogc_summary_hourly WHERE {hourly}",
+    "requests per service and operation": "SELECT service, request, sum(nb_req) FROM {s}.ogc_summary_monthly"
+    " WHERE {monthly} GROUP BY 1, 2",
+    "median response time by day and layer": "SELECT bucket_daily, layers, response_time_median"
+    " FROM {s}.ogc_summary_daily WHERE {daily}",
+    "every hourly row": f"SELECT bucket_hourly, {_ROW} FROM {{s}}.ogc_summary_hourly WHERE {{hourly}}",
+    "every daily row": f"SELECT bucket_daily, {_ROW} FROM {{s}}.ogc_summary_daily WHERE {{daily}}",
+    "every monthly row": f"SELECT bucket_monthly, {_ROW} FROM {{s}}.ogc_summary_monthly WHERE {{monthly}}",
 }
 
 
 # Where an answer names download formats: 2.x named them by its labels (Excel, Shapefile, JSON), this project by
 # one canonical name per format (docs/classification.md), so 2.x's answer is read through that table.
-FORMAT_COLUMN = {"downloads per format": 0, "every hourly row but app_id": 13}
+FORMAT_COLUMN = {"downloads per format": 0, "every hourly row": 13, "every daily row": 13, "every monthly row": 13}
 
 
 def _in_canonical_names(question: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -233,14 +243,17 @@ def _in_canonical_names(question: str, rows: list[tuple[Any, ...]]) -> list[tupl
 
 
 def _answer(conn: psycopg.Connection[Any], schema: str, question: str) -> list[tuple[Any, ...]]:
-    # The imported period only: the 1970 rows are rejects here, and the buffer's rows came after 2.x stopped.
-    period = sql.SQL("bucket_daily >= {} AND bucket_daily < {}").format(
-        sql.Literal(START - timedelta(days=1)), sql.Literal(BUFFERED_AT - timedelta(days=1))
-    )
-    hourly = sql.SQL("bucket_hourly >= {} AND bucket_hourly < {}").format(
-        sql.Literal(BAD_CLOCK + timedelta(days=1)), sql.Literal(BUFFERED_AT)
-    )
-    query = sql.SQL(QUESTIONS[question]).format(s=sql.Identifier(schema), period=period, hourly=hourly)
+    # The imported period only: the 1970 rows are rejects here, and the buffer's rows came after 2.x stopped, in a
+    # later month.
+    periods = {
+        level: sql.SQL("{bucket} > {first} AND {bucket} < {last}").format(
+            bucket=sql.Identifier(f"bucket_{level}"),
+            first=sql.Literal(BAD_CLOCK + timedelta(days=40)),
+            last=sql.Literal(START + SPAN if level == "monthly" else BUFFERED_AT - timedelta(days=2)),
+        )
+        for level in ("hourly", "daily", "monthly")
+    }
+    query = sql.SQL(QUESTIONS[question]).format(s=sql.Identifier(schema), **periods)
     return sorted(conn.execute(query).fetchall(), key=repr)
 
 

@@ -18,7 +18,14 @@ from psycopg import sql
 _MARK_COLUMNS = ("app_id", "request_details", "oid")
 BUFFER_TABLES = ("opentelemetry_buffer", "otel_buffer")
 AGGREGATES = ("ogc_summary_hourly", "ogc_summary_daily", "ogc_summary_monthly")
-SOURCE_SCHEMA_IN_PLACE = "analytics_2x"  # where `db import-2x --in-place` moves a 2.x schema
+SOURCE_SCHEMA_IN_PLACE = "analytics_2x"
+# This project's continuous aggregates with 2.x's ogc_summary_* grain (timescaledb flavor,
+# views/ogc_summary_2x.sql.j2).
+COMPAT_AGGREGATES = {
+    "hourly": "legacy_ogc_hourly",
+    "daily": "legacy_ogc_daily",
+    "monthly": "legacy_ogc_monthly",
+}  # where `db import-2x --in-place` moves a 2.x schema
 
 
 @dataclass(frozen=True)

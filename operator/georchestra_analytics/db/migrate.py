@@ -208,12 +208,23 @@ def _check_time_zone(conn: psycopg.Connection[Any], time_zone: str) -> None:
         raise MigrationError(f"unknown time zone {time_zone!r}: use an IANA name such as 'Europe/Paris' or 'UTC'")
 
 
-def _views_missing(conn: psycopg.Connection[Any], schema: str) -> bool:
-    """Whether a dashboard view was dropped by hand (its unit then needs re-applying despite its checksum)."""
+# The views each repeatable unit creates: a unit is re-applied when one of them was dropped by hand.
+_COMPAT_VIEWS = tuple(view for view in DASHBOARD_VIEWS if view.startswith("ogc_summary"))
+_UNIT_VIEWS = {
+    "views": tuple(view for view in DASHBOARD_VIEWS if view not in _COMPAT_VIEWS),
+    "compat_views": _COMPAT_VIEWS,
+}
+
+
+def _views_missing(conn: psycopg.Connection[Any], schema: str, unit: str) -> bool:
+    """Whether a view of this unit was dropped by hand (its unit then needs re-applying despite its checksum)."""
+    views = _UNIT_VIEWS.get(unit, ())
+    if not views:
+        return False
     row = conn.execute(
-        "SELECT count(*) FROM pg_views WHERE schemaname = %s AND viewname = ANY(%s)", (schema, list(DASHBOARD_VIEWS))
+        "SELECT count(*) FROM pg_views WHERE schemaname = %s AND viewname = ANY(%s)", (schema, list(views))
     ).fetchone()
-    return not row or row[0] != len(DASHBOARD_VIEWS)
+    return not row or row[0] != len(views)
 
 
 def _refuse_legacy(conn: psycopg.Connection[Any], schema: str) -> None:
@@ -269,7 +280,7 @@ def migrate(
                 digest = checksum(text)
                 previous = applied.get(unit)
                 up_to_date = previous and previous[1] == digest and not report.roles_created
-                if up_to_date and not (unit == "views" and _views_missing(conn, settings.schema)):
+                if up_to_date and not _views_missing(conn, settings.schema, unit):
                     continue
                 log.info("applying %s", unit)
                 _execute_script(conn, text)

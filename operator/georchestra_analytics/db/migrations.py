@@ -21,6 +21,7 @@ _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql\.j2$")
 REPEATABLE_TEMPLATES: tuple[tuple[str, str], ...] = (
     ("grants", "grants/roles.sql.j2"),
     ("views", "views/dashboards.sql.j2"),
+    ("compat_views", "views/ogc_summary_2x.sql.j2"),  # georchestra/analytics 2.x's ogc_summary_*
 )
 
 

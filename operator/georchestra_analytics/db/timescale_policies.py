@@ -15,6 +15,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from georchestra_analytics.db.aggregates import FAMILIES, LEVELS, RAW_TABLES, storage_name
+from georchestra_analytics.db.legacy_schema import COMPAT_AGGREGATES
 from georchestra_analytics.db.settings import DatabaseSettings
 
 REFRESH = "policy_refresh_continuous_aggregate"
@@ -76,6 +77,16 @@ def desired_policies(settings: DatabaseSettings) -> list[Policy]:
             kept = retention[level]
             if kept is not None:
                 policies.append(Policy(RETENTION, name, {"drop_after": kept}))
+    # 2.x's grain (views/ogc_summary_2x.sql.j2): refreshed like the level it mirrors; hourly, nearly as fine as
+    # the raw records, kept as long as they are.
+    for level, name in COMPAT_AGGREGATES.items():
+        window = getattr(settings.refresh, level)
+        policies.append(
+            Policy(REFRESH, name, {"start_offset": window.start_offset, "end_offset": window.end_offset}, window.every)
+        )
+        compat_kept = settings.retention.raw if level == "hourly" else retention[level]
+        if compat_kept is not None:
+            policies.append(Policy(RETENTION, name, {"drop_after": compat_kept}))
     return policies
 
 
