@@ -68,7 +68,26 @@ def random_record(rng: random.Random, start: datetime, span: timedelta) -> dict[
         "tags": ["ogc"] if service else [],
     }
     record.update(random_extent(rng) if service and record["request"] in EXTENT_REQUESTS else NO_EXTENT)
+    record.update(random_audience(rng))
     return record
+
+
+ROBOT_FAMILIES = ["Googlebot", "bingbot", "kube-probe"]
+COUNTRIES = ["FR", "FR", "BE", "CH", "DE", None]
+CLIENT_APPS = ["QGIS", "MapStore: urbanisme", "web: www.example.org", "python-requests", "Firefox"]
+
+
+def random_audience(rng: random.Random) -> dict[str, Any]:
+    """Robot, country, region and client application (migration 0010), as the parse job sets them."""
+    family = rng.choice(ROBOT_FAMILIES) if rng.random() < 0.2 else None
+    country = rng.choice(COUNTRIES)
+    return {
+        "is_robot": family is not None,
+        "robot_family": family,
+        "country": country,
+        "region": rng.choice(["BRE", "IDF", None]) if country == "FR" else None,
+        "client_app": "robot" if family else rng.choice(CLIENT_APPS),
+    }
 
 
 EXTENT_REQUESTS = frozenset({"getmap", "getfeatureinfo", "gettile", "items"})

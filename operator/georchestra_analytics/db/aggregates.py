@@ -1,6 +1,6 @@
 """The aggregates' dimensions and measures: one definition for both flavors, the writer and the tests.
 
-Five families, each by hour, day and month. Each groups by a few dimensions only: an aggregate over every
+Six families, each by hour, day and month. Each groups by a few dimensions only: an aggregate over every
 dimension at once has about as many rows as the raw table (user x referrer x layer x ... rarely repeat within
 an hour), which defeats its purpose. Together they cover every dimension dashboards need:
 - `usage`: requests by application, server, service, operation, status, organisation, tiled, download/format;
@@ -8,8 +8,14 @@ an hour), which defeats its purpose. Together they cover every dimension dashboa
   for each of them; by layer, workspace and the request's kind;
 - `user_usage`: by user and organisation, per application and status;
 - `client_usage`: by referrer host and user-agent family, per application and service;
+- `audience` (migration 0010): by robot or not, robot family, country, region and client application, per
+  application and service;
+- `client_layers` (migration 0010): per (request, layer), by client application, robot or not, application;
 - `layer_extents` (migration 0009): per (request, layer), by the grid cell of the requested extent's centre
   (docs/classification.md#extents): where on the map users look, layer by layer.
+The existing four families have no robot dimension: adding one means recreating their continuous aggregates,
+which loses history beyond the raw retention; robots are left out of the dashboards through the two new ones
+(docs/dashboards.md).
 Expressions are trusted SQL fragments written here (never configuration), over the source table's columns.
 """
 
@@ -26,12 +32,16 @@ LEVEL_UNIT = {"hourly": "hour", "daily": "day", "monthly": "month"}
 FAMILIES_OF_0003: tuple[str, ...] = ("usage", "layer_usage", "user_usage", "client_usage")
 # Migration 0009's: requested extents.
 EXTENT_FAMILIES: tuple[str, ...] = ("layer_extents",)
-FAMILIES: tuple[str, ...] = (*FAMILIES_OF_0003, *EXTENT_FAMILIES)
+# Migration 0010's: robots, countries and client applications.
+AUDIENCE_FAMILIES: tuple[str, ...] = ("audience", "client_layers")
+FAMILIES: tuple[str, ...] = (*FAMILIES_OF_0003, *EXTENT_FAMILIES, *AUDIENCE_FAMILIES)
 SOURCE_TABLE = {
     "usage": "access_logs",
     "layer_usage": "access_log_layers",
     "user_usage": "access_logs",
     "client_usage": "access_logs",
+    "audience": "access_logs",
+    "client_layers": "access_log_layers",
     "layer_extents": "access_log_layers",
 }
 RAW_TABLES: tuple[str, ...] = ("access_logs", "access_log_layers")
@@ -60,6 +70,8 @@ class Dimension:
 
 
 _TYPES = {"status": "smallint", "tiled": "boolean", "is_download": "boolean"}
+# Records stored before migration 0010 were never checked for robots (NULL): they count as people, as they did.
+_IS_ROBOT = Dimension("is_robot", "boolean", "coalesce(is_robot, false)")
 
 
 # The requested-extent grid (docs/classification.md#extents): cells of 1/CELLS_PER_DEGREE degree of longitude
@@ -102,6 +114,11 @@ DIMENSIONS: dict[str, tuple[Dimension, ...]] = {
         _plain("app"),
         _plain("service"),
     ),
+    "audience": (
+        _IS_ROBOT,
+        *(_plain(name) for name in ("robot_family", "country", "region", "client_app", "app", "service")),
+    ),
+    "client_layers": (_plain("layer"), _plain("client_app"), _IS_ROBOT, _plain("app")),
     "layer_extents": (
         _plain("layer"),
         _plain("workspace"),
@@ -117,6 +134,8 @@ LAYER_ROW_COLUMNS: tuple[str, ...] = (
     "download_format", "response_time_ms", "response_size",
     # Added by migration 0009.
     "extent_west", "extent_south", "extent_east", "extent_north",
+    # Added by migration 0010.
+    "is_robot", "client_app",
 )  # fmt: skip
 
 
@@ -197,6 +216,7 @@ def template_context() -> dict[str, object]:
         # Migration 0003 renders `families`; the repeatable grants and views render every family.
         "families": FAMILIES_OF_0003,
         "all_families": FAMILIES,
+        "audience_families": AUDIENCE_FAMILIES,
         "extent_families": EXTENT_FAMILIES,
         "source_filter": {family: Quoted(condition) for family, condition in SOURCE_FILTERS.items()},
         "cells_per_degree": Quoted(str(CELLS_PER_DEGREE)),

@@ -8,7 +8,7 @@ from georchestra_analytics.kube.job_pod import TERMINATION_LOG, job_pod_template
 from georchestra_analytics.kube.naming import PARSER, labels, metadata, parse_cronjob_name
 from georchestra_analytics.kube.pods import secret_env
 from georchestra_analytics.kube.stack_config import STACK_FILE
-from georchestra_analytics.parser.settings import PSEUDONYM_KEY_ENV
+from georchestra_analytics.parser.settings import GEOLOCATION_MOUNT, PSEUDONYM_KEY_ENV
 from georchestra_analytics.stack.resource import AnalyticsStack
 
 
@@ -20,6 +20,13 @@ def parse_cronjob(stack: AnalyticsStack) -> dict[str, Any]:
         extra_env.append(secret_env(PSEUDONYM_KEY_ENV, key.name, key.key))
     args = ["parse", "-f", STACK_FILE, "--json", "--termination-log", TERMINATION_LOG]
     template = job_pod_template(stack, PARSER, args, parser, "parser", extra_env, database_role="parser")
+    database = parser.geolocation.maxmind_database
+    if database is not None:
+        # The administrator's MaxMind DB file (docs/privacy.md), read-only where the parser settings look for it.
+        claim = {"claimName": database.claim_name, "readOnly": True}
+        template["spec"]["volumes"].append({"name": "geolocation", "persistentVolumeClaim": claim})
+        mount = {"name": "geolocation", "mountPath": GEOLOCATION_MOUNT, "readOnly": True}
+        template["spec"]["containers"][0]["volumeMounts"].append(mount)
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",

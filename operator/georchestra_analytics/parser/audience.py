@@ -30,16 +30,31 @@ def locator_for(settings: ParserSettings) -> Locator:
     return PackagedLocator()
 
 
+# Distinct (user agent, referrer) pairs kept; then the memo starts again (a run sees a few thousand).
+PAIRS_KEPT = 65_536
+
+
 class Audience:
     def __init__(self, settings: ParserSettings) -> None:
         self.robots = RobotDetector(settings.robot_patterns)
         self.locator = locator_for(settings)
         self.client_apps = ClientApps(settings.applications)
+        # (user agent, referrer) -> (robot family, client application): one lookup for most records.
+        self._pairs: dict[tuple[str | None, str | None], tuple[str | None, str]] = {}
+
+    def _who(self, user_agent: str | None, agent: UserAgent, referrer: str | None) -> tuple[str | None, str]:
+        robot = self.robots.detect(user_agent, agent["device"], agent["family"])
+        return robot, self.client_apps.label(user_agent, agent["family"], referrer, robot is not None)
 
     def visitor(self, user_agent: str | None, agent: UserAgent, referrer: str | None, client_ip: str | None) -> Visitor:
         """`client_ip` is the address as logged, before the privacy rules: only its country and region are
         kept from here."""
-        robot = self.robots.detect(user_agent, agent["device"], agent["family"])
+        key = (user_agent, referrer)
+        who = self._pairs.get(key)
+        if who is None:
+            who = self._who(user_agent, agent, referrer)
+            if len(self._pairs) >= PAIRS_KEPT:
+                self._pairs.clear()
+            self._pairs[key] = who
         country, region = self.locator.locate(client_ip)
-        app = self.client_apps.label(user_agent, agent["family"], referrer, robot is not None)
-        return Visitor(robot, country, region, app)
+        return Visitor(who[0], country, region, who[1])

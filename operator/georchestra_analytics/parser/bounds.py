@@ -43,6 +43,11 @@ MAX_CHARS: dict[str, int] = {
     "download_format_requested": 200,
     "referrer": 1024,
     "client_ip": 64,
+    # Migration 0010's: set by parser/robots.py, geolocation.py and client_apps.py, within these already.
+    "robot_family": 64,
+    "country": 2,
+    "region": 3,
+    "client_app": 128,
 }
 # An input longer than this is refused whole (a text line; a Gateway request URL): no real request is, and
 # every later step stays cheap.
@@ -194,5 +199,7 @@ def bound_record(record: AccessRecord) -> None:
         agent["os"] = _optional(agent["os"], part)
         agent["device"] = _optional(agent["device"], part)
     record["client_ip"] = _client_ip(record["client_ip"])
+    record["robot_family"] = _optional(record["robot_family"], MAX_CHARS["robot_family"])
+    record["client_app"] = _optional(record["client_app"], MAX_CHARS["client_app"])
     if record["tags"]:
         record["tags"] = _texts(record["tags"], MAX_TAGS, MAX_TAG_CHARS)

@@ -73,6 +73,14 @@ class AccessRecord(TypedDict):
     extent_south: Annotated[float | None, DOUBLE]
     extent_east: Annotated[float | None, DOUBLE]
     extent_north: Annotated[float | None, DOUBLE]
+    # Added by migration 0010 (docs/classification.md, Robots, countries and client applications): whether the
+    # client is a robot and which, the country and region of its address (looked up before the privacy rules
+    # truncate it), the client application from the user agent and referrer.
+    is_robot: Annotated[bool, BOOLEAN]
+    robot_family: Annotated[str | None, TEXT]
+    country: Annotated[str | None, TEXT]
+    region: Annotated[str | None, TEXT]
+    client_app: Annotated[str | None, TEXT]
 
 
 def _sql_types() -> dict[str, str]:

@@ -91,7 +91,8 @@ def native_filters(
     charts: dict[str, dict[str, Any]],
     dataset_uuid: Callable[[str], str],
 ) -> list[dict[str, Any]]:
-    """`filters`: [{"key", "name", "type": "time"|"select", "column", "dataset", "only_datasets"?}].
+    """`filters`: [{"key", "name", "type": "time"|"select", "column", "dataset", "only_datasets"?,
+    "except_charts"?, "default"?}].
 
     A select filter applies to every chart whose dataset has its column; `only_datasets` leaves out the charts
     of other datasets explicitly (Superset would otherwise mark the filter "not applied" on them).
@@ -101,6 +102,8 @@ def native_filters(
         excluded = []
         if entry.get("only_datasets"):
             excluded = [c["id"] for c in charts.values() if c["dataset"] not in entry["only_datasets"]]
+        # Charts the filter must not narrow (the robot charts under the Traffic filter).
+        excluded += [charts[key]["id"] for key in entry.get("except_charts", ()) if key in charts]
         native: dict[str, Any] = {
             "id": f"NATIVE_FILTER-{entry['key']}",
             "name": entry["name"],
@@ -130,6 +133,13 @@ def native_filters(
                     "searchAllOptions": True,
                 },
             }
+            if entry.get("default"):  # values selected until the user clears them
+                values = list(entry["default"])
+                native["defaultDataMask"] = {
+                    "extraFormData": {"filters": [{"col": entry["column"], "op": "IN", "val": values}]},
+                    "filterState": {"value": values},
+                    "ownState": {},
+                }
         else:
             raise LayoutError(f"native filter {entry['key']!r}: unknown type {entry['type']!r}")
         configuration.append(native)
