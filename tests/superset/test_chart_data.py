@@ -31,9 +31,11 @@ EXPECTED_METRICS = {
     "avg_response_ms": "sum(response_time_sum_ms)::float8 / nullif(sum(response_time_count), 0)",
     "p50_ms": f"{_S}.percentile_from_histogram({_S}.histogram_sum(response_time_histogram), 0.5)",
     "p95_ms": f"{_S}.percentile_from_histogram({_S}.histogram_sum(response_time_histogram), 0.95)",
+    "longitude": "max(cell_lon)",
+    "latitude": "max(cell_lat)",
 }
 GRAIN_UNITS = {"PT1H": "hour", "P1D": "day", "P1W": "week", "P1M": "month"}
-FAMILY = {name: name for name in ("usage", "layer_usage", "user_usage", "client_usage")}
+FAMILY = {name: name for name in ("usage", "layer_usage", "user_usage", "client_usage", "layer_extents")}
 
 
 def _days_before_end(first: int, last: int) -> tuple[str, str]:

@@ -46,7 +46,7 @@ def test_sync_imports_every_asset_managed_externally(
                     "Applications and referrers"]  # fmt: skip
     metadata = json.loads(dashboard["json_metadata"])
     assert [f["name"] for f in metadata["native_filter_configuration"]] == [
-        "Time range", "Application", "Organisation", "Service", "Workspace"]  # fmt: skip
+        "Time range", "Application", "Organisation", "Service", "Workspace", "Layer"]  # fmt: skip
 
     charts = {c["uuid"]: c for c in _all(client, "chart", ["uuid", "slice_name", "is_managed_externally"])}
     assert set(bundle.chart_uuids.values()) <= set(charts)

@@ -20,6 +20,7 @@ VIZ_TYPES = {
     "bar": "echarts_timeseries_bar",
     "table": "table",
     "pie": "pie",
+    "bubble": "bubble_v2",
 }
 TIMESERIES = ("line", "bar")
 
@@ -74,6 +75,8 @@ class ChartDefinition:
             raise ChartDefinitionError(f"a {self.kind} chart shows exactly one metric, not {list(self.metrics)}")
         if self.kind == "number" and self.groupby:
             raise ChartDefinitionError("a number chart cannot be grouped")
+        if self.kind == "bubble" and (len(self.metrics) != 3 or len(self.groupby) != 1):
+            raise ChartDefinitionError("a bubble chart needs three metrics (x, y, size) and one entity column")
 
     @property
     def viz_type(self) -> str:
@@ -129,6 +132,22 @@ class ChartDefinition:
                 "server_page_length": 10,
                 "table_timestamp_format": "smart_date",
             }
+        elif self.kind == "bubble":  # one bubble per entity: x and y by the first two metrics, size by the third
+            x, y, size = self.metrics
+            form |= {
+                "entity": self.groupby[0],
+                "series": None,
+                "x": x,
+                "y": y,
+                "size": size,
+                "max_bubble_size": "25",
+                "opacity": 0.6,
+                "show_legend": False,
+                "xAxisFormat": "SMART_NUMBER",
+                "y_axis_format": "SMART_NUMBER",
+                "truncateXAxis": True,
+                "truncateYAxis": True,
+            }
         else:  # pie
             form |= {
                 "groupby": list(self.groupby),
@@ -152,7 +171,7 @@ class ChartDefinition:
                 "expressionType": "SQL",
             }
             columns = [axis, *columns]
-        sort_metric = self.order_by or self.metrics[0]
+        sort_metric = self.order_by or self.metrics[2 if self.kind == "bubble" else 0]
         return {
             "filters": [
                 {"col": TIME_COLUMN, "op": "TEMPORAL_RANGE", "val": NO_TIME_FILTER},

@@ -81,4 +81,8 @@ def metrics(schema_sql: str) -> tuple[Metric, ...]:
             "From the summed latency histograms, interpolated inside the bucket.",
             ",.0f",
         ),
+        # The requested-extent grid's cells (docs/classification.md#extents): one position per cell, the same on
+        # every row of the cell, so any aggregate of it gives it back.
+        Metric("longitude", "Longitude", "MAX(cell_lon)", "Centre of the grid cell, in degrees east.", ".2f"),
+        Metric("latitude", "Latitude", "MAX(cell_lat)", "Centre of the grid cell, in degrees north.", ".2f"),
     )

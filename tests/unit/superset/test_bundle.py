@@ -128,7 +128,7 @@ def test_superset_jinja_picks_the_view_whose_grain_fits(start: Any, end: Any, vi
 
 def test_without_template_processing_the_sql_reads_the_monthly_view() -> None:
     bundle = _bundle()
-    assert set(bundle.dataset_uuids) == {"usage", "layer_usage", "user_usage", "client_usage"}
+    assert set(bundle.dataset_uuids) == {"usage", "layer_usage", "user_usage", "client_usage", "layer_extents"}
     for dataset in bundle.dataset_uuids:
         without_comments = re.sub(r"/\*.*?\*/", " ", _dataset_sql(bundle, dataset), flags=re.DOTALL)
         assert " ".join(without_comments.split()) == f'SELECT * FROM "analytics"."{dataset}_monthly"'
@@ -142,9 +142,11 @@ def test_charts_use_only_their_dataset_metrics_and_columns() -> None:
         metric_names = {m["metric_name"] for m in dataset["metrics"]}
         column_names = {c["column_name"] for c in dataset["columns"]}
         params = chart["params"]
-        used_metrics = set(params.get("metrics", [])) | ({params["metric"]} if "metric" in params else set())
+        used_metrics = set(params.get("metrics", [])) | {params[k] for k in ("metric", "x", "y", "size") if k in params}
         assert used_metrics and used_metrics <= metric_names, path
-        assert set(params.get("groupby", [])) <= column_names, path
+        assert set(params.get("groupby", [])) | ({params["entity"]} if "entity" in params else set()) <= column_names, (
+            path
+        )
         assert {f["subject"] for f in params["adhoc_filters"]} <= column_names, path
 
 
@@ -158,7 +160,14 @@ def test_dashboard_has_the_tabs_and_native_filters_of_the_issue() -> None:
     placed = [n["meta"]["uuid"] for n in position.values() if isinstance(n, dict) and n.get("type") == "CHART"]
     assert sorted(placed) == sorted(bundle.chart_uuids.values())
     filters = dashboard["metadata"]["native_filter_configuration"]
-    assert [f["name"] for f in filters] == ["Time range", "Application", "Organisation", "Service", "Workspace"]
+    assert [f["name"] for f in filters] == [
+        "Time range",
+        "Application",
+        "Organisation",
+        "Service",
+        "Workspace",
+        "Layer",
+    ]
     datasets = {d["uuid"]: d for d in _assets(bundle, "datasets").values()}
     for native in filters:
         for target in native["targets"]:
