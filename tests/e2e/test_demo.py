@@ -111,6 +111,19 @@ def test_report_equals_sql_over_the_same_data(flavor_dsn: tuple[str, str]) -> No
     )
     assert [(r.day, r.requests, r.errors) for r in report.daily] == daily
 
+    # Where users look: per layer row with an extent at most 2 degrees across, by the 0.1-degree cell of its
+    # centre, all layers together (docs/classification.md#extents).
+    extents = _query(
+        dsn,
+        "SELECT floor((extent_west + extent_east) * 5)::int AS x, floor((extent_south + extent_north) * 5)::int AS y,"
+        " count(*) FROM analytics.access_log_layers"
+        " WHERE extent_east - extent_west <= 2 AND extent_north - extent_south <= 2 GROUP BY 1, 2",
+    )
+    assert len(extents) > 20  # the sample's views spread over the territory's towns
+    assert {(round(r.lon * 10 - 0.5), round(r.lat * 10 - 0.5), r.requests) for r in report.extents} == set(extents)
+    busiest = max(report.extents, key=lambda cell: cell.requests)
+    assert 0 < busiest.lon < 3 and 46.5 < busiest.lat < 49  # in Centre-Val de Loire, where the sample's users look
+
     services = _query(
         dsn,
         "SELECT service, count(*), count(*) FILTER (WHERE status >= 400), count(response_time_ms),"
@@ -173,6 +186,7 @@ def test_demo_command_runs_end_to_end(tmp_path: Path) -> None:
     html = Path(document["html"]).read_text(encoding="utf-8")
     assert html == (tmp_path / "report" / "usage.html").read_text(encoding="utf-8")
     assert html.count("<svg") >= 5
+    assert "Where users look" in html and document["report"]["extents"]
     assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
 

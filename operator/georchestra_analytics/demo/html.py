@@ -6,11 +6,12 @@ Every value from the data is escaped: organisation names hold apostrophes, amper
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from georchestra_analytics.demo.report import UsageReport
+from georchestra_analytics.demo.report import ExtentCell, UsageReport
 
 BAR_COLOR = "#2b6cb0"
 ERROR_COLOR = "#c53030"
@@ -99,6 +100,81 @@ def columns(items: Sequence[tuple[str, float, float]]) -> str:
             f"{_text(_number(total))}</text>"
             f'<text x="{x + column_width / 2}" y="{base + 16}" text-anchor="middle">{_text(label)}</text>'
         )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# Light to dark, for few to many requests (a sequential scale that stays readable for colour-blind readers).
+HEAT_COLORS = ("#fff5eb", "#fee6ce", "#fdd0a2", "#fdae6b", "#fd8d3c", "#f16913", "#d94801", "#a63603", "#7f2704")
+CELL_DEGREES = 0.1  # the requested-extent grid (docs/classification.md#extents)
+
+
+def _heat_color(requests: int, largest: int) -> str:
+    """On a logarithmic scale: a few busy cells would otherwise leave every other one white."""
+    if largest <= 1:
+        return HEAT_COLORS[-1]
+    share = math.log(max(requests, 1)) / math.log(largest)
+    return HEAT_COLORS[min(len(HEAT_COLORS) - 1, int(share * len(HEAT_COLORS)))]
+
+
+def _ticks(low: float, high: float) -> list[float]:
+    step = next((s for s in (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0) if (high - low) / s <= 8), 60.0)
+    first = math.ceil(low / step) * step
+    return [round(first + i * step, 6) for i in range(int((high - first) / step) + 1)]
+
+
+def heatmap(cells: Sequence[ExtentCell], *, width: int = 640) -> str:
+    """The requested-extent grid as a map without a base map: one square per 0.1-degree cell, coloured by its
+    requests, longitude and latitude on the axes (equirectangular, shrunk in longitude by the cosine of the
+    middle latitude so that shapes look right at that latitude)."""
+    if not cells:
+        return '<p class="muted">no data</p>'
+    half = CELL_DEGREES / 2
+    west, east = min(c.lon for c in cells) - half, max(c.lon for c in cells) + half
+    south, north = min(c.lat for c in cells) - half, max(c.lat for c in cells) + half
+    squash = math.cos(math.radians((south + north) / 2))
+    scale = width / ((east - west) * squash)
+    height = max(40.0, (north - south) * scale)
+    margin_left, margin_bottom, legend = 52, 30, 34
+    total_w, total_h = width + margin_left + 10, height + margin_bottom + legend + 10
+    largest = max(c.requests for c in cells)
+
+    def x_of(lon: float) -> float:
+        return margin_left + (lon - west) * squash * scale
+
+    def y_of(lat: float) -> float:
+        return 10 + (north - lat) * scale
+
+    side = CELL_DEGREES * scale
+    parts = [
+        f'<svg role="img" width="{total_w:.0f}" height="{total_h:.0f}" viewBox="0 0 {total_w:.0f} {total_h:.0f}" '
+        'xmlns="http://www.w3.org/2000/svg">',
+        f'<rect x="{margin_left}" y="10" width="{width}" height="{height:.1f}" fill="#f7fafc" stroke="#cbd5e0"/>',
+    ]
+    for cell in sorted(cells, key=lambda c: c.requests):
+        parts.append(
+            f'<rect x="{x_of(cell.lon - half):.1f}" y="{y_of(cell.lat + half):.1f}" width="{side * squash:.1f}" '
+            f'height="{side:.1f}" fill="{_heat_color(cell.requests, largest)}"><title>'
+            f"{_text(f'{cell.lon:.2f}, {cell.lat:.2f}: {cell.requests:,} requests')}</title></rect>"
+        )
+    for lon in _ticks(west, east):
+        parts.append(
+            f'<text x="{x_of(lon):.1f}" y="{height + 26:.1f}" text-anchor="middle">{_text(f"{lon:g}°")}</text>'
+        )
+    for lat in _ticks(south, north):
+        parts.append(
+            f'<text x="{margin_left - 6}" y="{y_of(lat) + 4:.1f}" text-anchor="end">{_text(f"{lat:g}°")}</text>'
+        )
+    legend_y = height + margin_bottom + 14
+    step = 28
+    for index, color in enumerate(HEAT_COLORS):
+        parts.append(
+            f'<rect x="{margin_left + index * step}" y="{legend_y}" width="{step}" height="12" fill="{color}"/>'
+        )
+    parts.append(
+        f'<text x="{margin_left + len(HEAT_COLORS) * step + 8}" y="{legend_y + 11}">'
+        f"{_text(f'1 to {_number(largest)} requests per cell (logarithmic)')}</text>"
+    )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -197,6 +273,11 @@ def render_html(
         ),
         "<h2>Applications</h2>",
         horizontal_bars(apps),
+        "<h2>Where users look</h2>",
+        '<p class="muted">Requested extents of maps, tiles and feature queries, all layers together: one square '
+        "per 0.1-degree cell holding the centre of the view, darker for more requests. Views more than 2 degrees "
+        "across are left out. No base map: the axes are longitude and latitude.</p>",
+        heatmap(report.extents),
     ]
     stamp = f" Generated {generated_at:%Y-%m-%d %H:%M} UTC." if generated_at else ""
     card_html = "".join(f"<div class=card><b>{_text(value)}</b>{_text(name)}</div>" for name, value in cards)

@@ -77,6 +77,15 @@ class DailyUsage:
 
 
 @dataclass(frozen=True)
+class ExtentCell:
+    """A cell of the requested-extent grid (docs/classification.md#extents), by its centre, all layers together."""
+
+    lon: float
+    lat: float
+    requests: int
+
+
+@dataclass(frozen=True)
 class UsageReport:
     totals: Totals
     top_layers: list[LayerUsage] = field(default_factory=list)
@@ -85,6 +94,7 @@ class UsageReport:
     downloads: list[DownloadUsage] = field(default_factory=list)
     applications: list[ApplicationUsage] = field(default_factory=list)
     daily: list[DailyUsage] = field(default_factory=list)
+    extents: list[ExtentCell] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
@@ -186,6 +196,17 @@ def _daily(conn: psycopg.Connection[Any], schema: str) -> list[DailyUsage]:
     return [DailyUsage(row[0], int(row[1]), int(row[2])) for row in _rows(conn, query)]
 
 
+EXTENT_CELLS = 5000  # the busiest cells drawn: a territory's worth at 0.1 degree
+
+
+def _extents(conn: psycopg.Connection[Any], schema: str, limit: int = EXTENT_CELLS) -> list[ExtentCell]:
+    query = sql.SQL(
+        "SELECT cell_lon, cell_lat, sum(requests)::bigint FROM {} GROUP BY cell_x, cell_y, cell_lon, cell_lat"
+        " ORDER BY 3 DESC, cell_x, cell_y LIMIT %s"
+    ).format(_view(schema, "layer_extents_daily"))
+    return [ExtentCell(float(row[0]), float(row[1]), int(row[2])) for row in _rows(conn, query, (limit,))]
+
+
 def build_report(conn: psycopg.Connection[Any], schema: str = "analytics", top: int = TOP) -> UsageReport:
     """Everything the demo prints, from the dashboards' views of `schema`."""
     return UsageReport(
@@ -196,4 +217,5 @@ def build_report(conn: psycopg.Connection[Any], schema: str = "analytics", top: 
         downloads=_downloads(conn, schema),
         applications=_applications(conn, schema),
         daily=_daily(conn, schema),
+        extents=_extents(conn, schema),
     )

@@ -23,6 +23,7 @@ from urllib.parse import quote as _quote
 from zoneinfo import ZoneInfo
 
 import yaml
+from pyproj import Transformer
 
 from georchestra_analytics.parser.ingest import buffer_rows as text_buffer_rows
 
@@ -147,6 +148,11 @@ class _Generator:
         self.map_ids = [self.rng.randint(100, 999) for _ in range(25)]
         # A pool of client addresses (documentation ranges): returning visitors, as real traffic has.
         self.ips = [f"{self.rng.choice(('192.0.2', '198.51.100', '203.0.113'))}.{n}" for n in range(1, 200)]
+        self.places = _Weighted(
+            [(float(place["lon"]), float(place["lat"]), float(place["spread"])) for place in p["places"]],
+            [place["weight"] for place in p["places"]],
+        )
+        self.to_lambert93 = Transformer.from_crs(4326, 2154, always_xy=True)
 
     def _org_weight(self, org_id: str) -> float:
         return next(float(org["weight"]) for org in self.p["organisations"] if org["id"] == org_id)
@@ -164,10 +170,25 @@ class _Generator:
 
     # Each builder returns (app, method, path and query, output format or "").
 
+    def _place(self) -> tuple[float, float]:
+        """Where a user looks: near one of the territory's towns (platform.yaml), longitude and latitude."""
+        lon, lat, spread = self.places.draw(self.rng)
+        return lon + self.rng.gauss(0, spread), lat + self.rng.gauss(0, spread * 0.7)
+
     def _bbox(self) -> str:
-        x, y = self.rng.uniform(150_000, 250_000), self.rng.uniform(6_700_000, 6_800_000)
+        """A view in Lambert-93 (EPSG:2154, as the platform's map viewer sends it), centred on a place."""
+        x, y = self.to_lambert93.transform(*self._place())
         span = self.rng.choice((500, 2_000, 10_000, 50_000))
-        return f"{x:.0f},{y:.0f},{x + span:.0f},{y + span:.0f}"
+        return f"{x - span / 2:.0f},{y - span / 2:.0f},{x + span / 2:.0f},{y + span / 2:.0f}"
+
+    def _tile(self) -> tuple[int, int, int]:
+        """(zoom, column, row from the top) of the Web Mercator tile over a place."""
+        lon, lat = self._place()
+        zoom = self.rng.randint(8, 19)
+        scale = 2**zoom
+        column = int((lon + 180) / 360 * scale)
+        row = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * scale)
+        return zoom, column, row
 
     def _wms_getmap(self) -> tuple[str, str, str, int]:
         tiled = self.rng.random() < 0.6
@@ -183,21 +204,19 @@ class _Generator:
 
     def _wmts_gettile(self) -> tuple[str, str, str, int]:
         layer = self.raster_layers.draw(self.rng) if self.rng.random() < 0.6 else self.any_layer.draw(self.rng)
-        zoom = self.rng.randint(8, 19)
+        zoom, column, row = self._tile()
         query = (
             f"SERVICE=WMTS&VERSION=1.0.0&REQUEST=GetTile&LAYER={quote(layer)}&STYLE=&TILEMATRIXSET=EPSG%3A3857"
-            f"&TILEMATRIX=EPSG%3A3857%3A{zoom}&TILEROW={self.rng.randint(0, 2**zoom)}"
-            f"&TILECOL={self.rng.randint(0, 2**zoom)}&FORMAT=image%2Fjpeg"
+            f"&TILEMATRIX=EPSG%3A3857%3A{zoom}&TILEROW={row}&TILECOL={column}&FORMAT=image%2Fjpeg"
         )
         return "geoserver", "GET", f"/geoserver/gwc/service/wmts?{query}", 0
 
     def _tms_tile(self) -> tuple[str, str, str, int]:
         layer = self.raster_layers.draw(self.rng)
-        zoom = self.rng.randint(8, 19)
-        path = (
-            f"/geoserver/gwc/service/tms/1.0.0/{quote(layer)}@EPSG%3A900913@jpeg/{zoom}/"
-            f"{self.rng.randint(0, 2**zoom)}/{self.rng.randint(0, 2**zoom)}.jpeg"
-        )
+        zoom, column, row = self._tile()
+        # TMS counts rows from the bottom of the grid.
+        tms_row = 2**zoom - 1 - row
+        path = f"/geoserver/gwc/service/tms/1.0.0/{quote(layer)}@EPSG%3A900913@jpeg/{zoom}/{column}/{tms_row}.jpeg"
         return "geoserver", "GET", path, 0
 
     def _wms_getfeatureinfo(self) -> tuple[str, str, str, int]:
@@ -248,6 +267,10 @@ class _Generator:
     def _ogcapi_items(self) -> tuple[str, str, str, int]:
         layer = quote(self.vector_layers.draw(self.rng))
         query = f"f=json&limit={self.rng.choice((10, 100, 1000))}"
+        if self.rng.random() < 0.5:  # a map's view: bbox in longitude and latitude (CRS84)
+            lon, lat = self._place()
+            half = self.rng.choice((0.01, 0.05, 0.2))
+            query += f"&bbox={lon - half:.5f},{lat - half:.5f},{lon + half:.5f},{lat + half:.5f}"
         return "geoserver", "GET", f"/geoserver/ogc/features/v1/collections/{layer}/items?{query}", 0
 
     def _csw_getrecords(self) -> tuple[str, str, str, int]:

@@ -11,6 +11,7 @@ from georchestra_analytics.demo.report import (
     ApplicationUsage,
     DailyUsage,
     DownloadUsage,
+    ExtentCell,
     LayerUsage,
     OrganisationUsage,
     ServiceUsage,
@@ -45,6 +46,7 @@ def _report() -> UsageReport:
         downloads=[DownloadUsage(HOSTILE, 1, 2_000_000)],
         applications=[ApplicationUsage("geoserver", 10, 1)],
         daily=[DailyUsage(date(2026, 11, 23), 4, 1), DailyUsage(date(2026, 11, 24), 6, 0)],
+        extents=[ExtentCell(1.95, 47.95, 6), ExtentCell(0.65, 47.35, 2)],
     )
 
 
@@ -53,7 +55,7 @@ def test_hostile_names_are_text_not_markup() -> None:
     collector = _Collector()
     collector.feed(page)
     assert "script" not in collector.tags
-    assert collector.tags.count("svg") == 7  # every chart drew, none was closed early by a name
+    assert collector.tags.count("svg") == 8  # every chart drew, none was closed early by a name
     assert any(HOSTILE in text for text in collector.texts)  # shown as written, once unescaped
 
 
