@@ -33,9 +33,13 @@ EXPECTED_METRICS = {
     "p95_ms": f"{_S}.percentile_from_histogram({_S}.histogram_sum(response_time_histogram), 0.95)",
     "longitude": "max(cell_lon)",
     "latitude": "max(cell_lat)",
+    "robot_share": "(sum(requests) FILTER (WHERE is_robot))::float8 / nullif(sum(requests), 0)",
 }
 GRAIN_UNITS = {"PT1H": "hour", "P1D": "day", "P1W": "week", "P1M": "month"}
-FAMILY = {name: name for name in ("usage", "layer_usage", "user_usage", "client_usage", "layer_extents")}
+FAMILY = {
+    name: name
+    for name in ("usage", "layer_usage", "user_usage", "client_usage", "layer_extents", "audience", "client_layers")
+}
 
 
 def _days_before_end(first: int, last: int) -> tuple[str, str]:

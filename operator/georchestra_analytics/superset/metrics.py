@@ -47,6 +47,13 @@ def metrics(schema_sql: str) -> tuple[Metric, ...]:
         ),
         Metric("bytes", "Bytes sent", "SUM(bytes)", "Sum of the response sizes.", ".3s"),
         Metric(
+            "robot_share",
+            "Robot share",
+            "(SUM(requests) FILTER (WHERE is_robot))::float / NULLIF(SUM(requests), 0)",
+            "Share of requests sent by robots (datasets with the is_robot column).",
+            ".1%",
+        ),
+        Metric(
             "users",
             "Users",
             'COUNT(DISTINCT "user")',

@@ -128,7 +128,15 @@ def test_superset_jinja_picks_the_view_whose_grain_fits(start: Any, end: Any, vi
 
 def test_without_template_processing_the_sql_reads_the_monthly_view() -> None:
     bundle = _bundle()
-    assert set(bundle.dataset_uuids) == {"usage", "layer_usage", "user_usage", "client_usage", "layer_extents"}
+    assert set(bundle.dataset_uuids) == {
+        "usage",
+        "layer_usage",
+        "user_usage",
+        "client_usage",
+        "layer_extents",
+        "audience",
+        "client_layers",
+    }
     for dataset in bundle.dataset_uuids:
         without_comments = re.sub(r"/\*.*?\*/", " ", _dataset_sql(bundle, dataset), flags=re.DOTALL)
         assert " ".join(without_comments.split()) == f'SELECT * FROM "analytics"."{dataset}_monthly"'
@@ -156,7 +164,7 @@ def test_dashboard_has_the_tabs_and_native_filters_of_the_issue() -> None:
     position = dashboard["position"]
     tabs = [position[tab]["meta"]["text"] for tab in position["TABS-main"]["children"]]
     assert tabs == ["Overview", "Layers and services", "Organisations and users", "Downloads", "Performance",
-                    "Applications and referrers"]  # fmt: skip
+                    "Applications and referrers", "Audience: robots, countries, client applications"]  # fmt: skip
     placed = [n["meta"]["uuid"] for n in position.values() if isinstance(n, dict) and n.get("type") == "CHART"]
     assert sorted(placed) == sorted(bundle.chart_uuids.values())
     filters = dashboard["metadata"]["native_filter_configuration"]
@@ -167,6 +175,7 @@ def test_dashboard_has_the_tabs_and_native_filters_of_the_issue() -> None:
         "Service",
         "Workspace",
         "Layer",
+        "Traffic",
     ]
     datasets = {d["uuid"]: d for d in _assets(bundle, "datasets").values()}
     for native in filters:
