@@ -124,6 +124,27 @@ def test_report_equals_sql_over_the_same_data(flavor_dsn: tuple[str, str]) -> No
     busiest = max(report.extents, key=lambda cell: cell.requests)
     assert 0 < busiest.lon < 3 and 46.5 < busiest.lat < 49  # in Centre-Val de Loire, where the sample's users look
 
+    # Who: robots apart, then the people's countries and client applications (docs/classification.md).
+    [(robot_requests,)] = _query(dsn, "SELECT count(*) FILTER (WHERE is_robot) FROM analytics.access_logs")
+    assert (report.audience.requests, report.audience.robot_requests) == (totals[0], robot_requests)
+    assert 0 < report.audience.robot_share < 0.2
+    for column, kind, rows in (
+        ("robot_family", "is_robot", report.audience.robots),
+        ("country", "NOT is_robot", report.audience.countries),
+        ("client_app", "NOT is_robot", report.audience.client_apps),
+    ):
+        expected = _query(
+            dsn,
+            f"SELECT {column}, count(*) FROM analytics.access_logs WHERE {kind}"
+            f" GROUP BY 1 ORDER BY 2 DESC, 1 NULLS LAST LIMIT {TOP}",
+        )
+        assert [(r.name, r.requests) for r in rows] == expected, column
+    assert {"Googlebot", "bingbot", "GeoHealthCheck"} <= {r.name for r in report.audience.robots}
+    assert report.audience.countries[0].name == "FR"  # the sample's clients are mostly French networks
+    assert {"QGIS", "MapStore", "MapStore: urbanisme", "python-requests"} <= {
+        r.name for r in report.audience.client_apps
+    }
+
     services = _query(
         dsn,
         "SELECT service, count(*), count(*) FILTER (WHERE status >= 400), count(response_time_ms),"
@@ -187,6 +208,9 @@ def test_demo_command_runs_end_to_end(tmp_path: Path) -> None:
     assert html == (tmp_path / "report" / "usage.html").read_text(encoding="utf-8")
     assert html.count("<svg") >= 5
     assert "Where users look" in html and document["report"]["extents"]
+    for heading in ("Robots", "Top countries", "Client applications"):
+        assert f"<h2>{heading}</h2>" in html
+    assert document["report"]["audience"]["robots"] and document["report"]["audience"]["countries"]
     assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
 

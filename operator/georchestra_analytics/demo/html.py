@@ -206,6 +206,7 @@ def render_html(
         ("organisations", _number(totals.organisations)),
         ("layers used", _number(totals.layers)),
         ("bytes served (where logged)", human_bytes(totals.bytes)),
+        ("robot share", f"{report.audience.robot_share:.1%}"),
     ]
     daily = [(row.day.strftime("%a %d"), float(row.requests), float(row.errors)) for row in report.daily]
     layers = [(row.layer, float(row.requests)) for row in report.top_layers]
@@ -278,6 +279,22 @@ def render_html(
         "per 0.1-degree cell holding the centre of the view, darker for more requests. Views more than 2 degrees "
         "across are left out. No base map: the axes are longitude and latitude.</p>",
         heatmap(report.extents),
+        "<h2>Robots</h2>",
+        f'<p class="muted">{_text(_number(report.audience.robot_requests))} of '
+        f"{_text(_number(report.audience.requests))} requests ({report.audience.robot_share:.1%}) came from "
+        "crawlers, uptime probes and health checks; the country and client-application figures below leave them "
+        "out, as the dashboards do by default.</p>",
+        horizontal_bars(
+            [(_label(r.name, "(unknown)"), float(r.requests)) for r in report.audience.robots], color="#718096"
+        ),
+        "<h2>Top countries</h2>",
+        '<p class="muted">Country of the client address (ISO 3166-1), looked up before the address is truncated; '
+        "only the code is kept.</p>",
+        horizontal_bars([(_label(r.name, "(unknown)"), float(r.requests)) for r in report.audience.countries]),
+        "<h2>Client applications</h2>",
+        '<p class="muted">From the user agent and the referrer: desktop GIS, MapStore contexts, platform '
+        "applications, other web sites, scripts, or the browser.</p>",
+        horizontal_bars([(_label(r.name, "(unknown)"), float(r.requests)) for r in report.audience.client_apps]),
     ]
     stamp = f" Generated {generated_at:%Y-%m-%d %H:%M} UTC." if generated_at else ""
     card_html = "".join(f"<div class=card><b>{_text(value)}</b>{_text(name)}</div>" for name, value in cards)

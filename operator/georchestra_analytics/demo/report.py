@@ -86,6 +86,30 @@ class ExtentCell:
 
 
 @dataclass(frozen=True)
+class Named:
+    """Requests of one value of a dimension: a robot family, a country, a client application."""
+
+    name: str | None
+    requests: int
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who sent the requests (docs/classification.md): robots apart, and for people their countries and client
+    applications, from the audience views, as the dashboards' Audience tab reads them."""
+
+    requests: int
+    robot_requests: int
+    robots: list[Named] = field(default_factory=list)  # per robot family
+    countries: list[Named] = field(default_factory=list)  # people only; None: unknown
+    client_apps: list[Named] = field(default_factory=list)  # people only
+
+    @property
+    def robot_share(self) -> float:
+        return self.robot_requests / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True)
 class UsageReport:
     totals: Totals
     top_layers: list[LayerUsage] = field(default_factory=list)
@@ -95,6 +119,7 @@ class UsageReport:
     applications: list[ApplicationUsage] = field(default_factory=list)
     daily: list[DailyUsage] = field(default_factory=list)
     extents: list[ExtentCell] = field(default_factory=list)
+    audience: Audience = field(default_factory=lambda: Audience(0, 0))
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
@@ -207,6 +232,31 @@ def _extents(conn: psycopg.Connection[Any], schema: str, limit: int = EXTENT_CEL
     return [ExtentCell(float(row[0]), float(row[1]), int(row[2])) for row in _rows(conn, query, (limit,))]
 
 
+def _named(conn: psycopg.Connection[Any], schema: str, column: str, traffic: str, limit: int) -> list[Named]:
+    query = sql.SQL(
+        "SELECT {c}, sum(requests)::bigint FROM {v} WHERE traffic = %s"
+        " GROUP BY 1 ORDER BY 2 DESC, 1 NULLS LAST LIMIT %s"
+    ).format(c=sql.Identifier(column), v=_view(schema, "audience_daily"))
+    return [Named(row[0], int(row[1])) for row in _rows(conn, query, (traffic, limit))]
+
+
+def _audience(conn: psycopg.Connection[Any], schema: str, limit: int) -> Audience:
+    row = conn.execute(
+        sql.SQL(
+            "SELECT coalesce(sum(requests), 0)::bigint, coalesce(sum(requests) FILTER (WHERE is_robot), 0)::bigint"
+            " FROM {}"
+        ).format(_view(schema, "audience_daily"))
+    ).fetchone()
+    assert row is not None  # an aggregate always returns a row
+    return Audience(
+        requests=int(row[0]),
+        robot_requests=int(row[1]),
+        robots=_named(conn, schema, "robot_family", "robots", limit),
+        countries=_named(conn, schema, "country", "people", limit),
+        client_apps=_named(conn, schema, "client_app", "people", limit),
+    )
+
+
 def build_report(conn: psycopg.Connection[Any], schema: str = "analytics", top: int = TOP) -> UsageReport:
     """Everything the demo prints, from the dashboards' views of `schema`."""
     return UsageReport(
@@ -218,4 +268,5 @@ def build_report(conn: psycopg.Connection[Any], schema: str = "analytics", top: 
         applications=_applications(conn, schema),
         daily=_daily(conn, schema),
         extents=_extents(conn, schema),
+        audience=_audience(conn, schema, top),
     )

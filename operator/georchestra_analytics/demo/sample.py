@@ -26,6 +26,7 @@ import yaml
 from pyproj import Transformer
 
 from georchestra_analytics.parser.ingest import buffer_rows as text_buffer_rows
+from georchestra_analytics.parser.sources.otel import GATEWAY_REMOTE_ADDR_ATTRIBUTE
 
 DEFAULT_SEED = 2026
 DEFAULT_RECORDS = 70_000
@@ -131,6 +132,8 @@ class _Generator:
         self.users = self._users()
         self.user_draw = _Weighted(self.users, [self._org_weight(user.org_id) for user in self.users])
         self.agents = _Weighted([a["text"] for a in p["user_agents"]], [a["weight"] for a in p["user_agents"]])
+        # Robots' own networks: their requests come from there, anonymous and without referrer.
+        self.robot_networks = {a["text"]: a["network"] for a in p["user_agents"] if a.get("network")}
         self.referrers = _Weighted([r["url"] for r in p["referrers"]], [r["weight"] for r in p["referrers"]])
         self.wfs_formats = _Weighted(
             [f["format"] for f in p["wfs_download_formats"]], [f["weight"] for f in p["wfs_download_formats"]]
@@ -146,8 +149,9 @@ class _Generator:
         self.hours = _Weighted(list(range(24)), p["hour_weights"])
         self.metadata_uuids = [str(uuid.UUID(int=self.rng.getrandbits(128), version=4)) for _ in range(120)]
         self.map_ids = [self.rng.randint(100, 999) for _ in range(25)]
-        # A pool of client addresses (documentation ranges): returning visitors, as real traffic has.
-        self.ips = [f"{self.rng.choice(('192.0.2', '198.51.100', '203.0.113'))}.{n}" for n in range(1, 200)]
+        # A pool of client addresses in the platform's client networks: returning visitors, as real traffic has.
+        networks = _Weighted([n["prefix"] for n in p["client_networks"]], [n["weight"] for n in p["client_networks"]])
+        self.ips = [f"{networks.draw(self.rng)}.{n}" for n in range(1, 200)]
         self.places = _Weighted(
             [(float(place["lon"]), float(place["lat"]), float(place["spread"])) for place in p["places"]],
             [place["weight"] for place in p["places"]],
@@ -360,7 +364,12 @@ class _Generator:
             else:
                 status = self._status(kind)
             agent = self.agents.draw(self.rng)
-            referrer = None if "QGIS" in agent or "python" in agent else self.referrers.draw(self.rng)
+            robot_network = self.robot_networks.get(agent)
+            scripted = robot_network is not None or any(name in agent for name in ("QGIS", "python", "curl"))
+            referrer = None if scripted else self.referrers.draw(self.rng)
+            ip = self.rng.choice(self.ips) if robot_network is None else f"{robot_network}.{self.rng.randint(1, 254)}"
+            if robot_network is not None:
+                user = None
             yield Request(
                 ts=ts,
                 app=app,
@@ -372,7 +381,7 @@ class _Generator:
                 user=user,
                 agent=agent,
                 referrer=referrer,
-                ip=self.rng.choice(self.ips),
+                ip=ip,
             )
 
 
@@ -381,8 +390,9 @@ def _iso(ts: datetime) -> str:
 
 
 def gateway_row(request: Request, host: str) -> dict[str, Any]:
-    """A Gateway access log as Vector's postgres sink stores it. The Gateway logs neither the response time,
-    the size nor the client address (see docs/log-sources.md); its MDC gives the user, organisation and roles."""
+    """A Gateway access log as Vector's postgres sink stores it. The Gateway logs neither the response time nor
+    the size (see docs/log-sources.md); its MDC gives the user, organisation and roles, and the client address,
+    as a platform that wants countries configures it (logging.mdc.include.http.remote-addr)."""
     url = f"{host}{request.path_and_query}"
     request_id = hashlib.blake2b(f"{_iso(request.ts)} {url} {request.ip}".encode(), digest_size=8).hexdigest()
     attributes: dict[str, Any] = {
@@ -391,6 +401,7 @@ def gateway_row(request: Request, host: str) -> dict[str, Any]:
         "http.request.url": url,
         "http.request.id": request_id,
         "http.request.header.User-Agent": request.agent,
+        GATEWAY_REMOTE_ADDR_ATTRIBUTE: f"/{request.ip}:{40000 + int(request_id[:4], 16) % 20000}",
     }
     if "?" in request.path_and_query:
         attributes["http.request.query-string"] = request.path_and_query.split("?", 1)[1]
