@@ -6,8 +6,8 @@ package ships (MIT, one JSON file released every few weeks). HTTP libraries that
 alone (python-requests, curl, ...) are not robots here: on a map platform they are mostly people's scripts, and
 parser/client_apps.py names them as such.
 
-The list is ~1,500 regular expressions: matching one agent against all of them takes milliseconds, so answers
-are cached per user-agent string (a platform sees a few thousand distinct agents a day).
+The list is ~1,500 regular expressions: matching one agent against all of them takes a fifth of a millisecond,
+so answers are cached per user-agent string (a platform sees a few thousand distinct agents a day).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ SPIDER_DEVICE = "Spider"  # ua-parser's device family of the robots it knows
 _SCRIPT_ONLY = frozenset({"http-library"})
 # An http-library entry whose name says it crawls is a robot all the same (Scrapy, HTTrack, crawler4j).
 _CRAWLS = re.compile(r"crawl|spider|scrap|bot|httrack", re.IGNORECASE)
+CHUNK = 25  # patterns per alternation (see RobotDetector)
 # The literal head of a pattern: its family name when it has one of at least 3 characters.
 _LITERAL_HEAD = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.\-]{2,}")
 
@@ -66,17 +67,28 @@ def crawler_list() -> tuple[RobotPattern, ...]:
     return tuple(found)
 
 
+@lru_cache(maxsize=1)
+def _chunks() -> tuple[tuple[re.Pattern[str], tuple[tuple[re.Pattern[str], str], ...]], ...]:
+    """Python's re searches one alternation of 1,500 patterns slowly (about 1 ms an agent, 80 with a group per
+    pattern); small alternations keep each pattern's literal-prefix search. Chunks of CHUNK patterns are tried
+    in turn, and the patterns of the chunk that matched, one by one, name the family (~0.2 ms an agent)."""
+    patterns = crawler_list()
+    return tuple(
+        (
+            re.compile("|".join(f"(?:{pattern.pattern})" for pattern in patterns[start : start + CHUNK])),
+            tuple((re.compile(pattern.pattern), pattern.family) for pattern in patterns[start : start + CHUNK]),
+        )
+        for start in range(0, len(patterns), CHUNK)
+    )
+
+
 class RobotDetector:
     """The robots of one run: extra patterns (the stack's, then PLATFORM_PROBES) are case-insensitive substrings
     of the user agent, each with the family to record."""
 
     def __init__(self, extra: Iterable[tuple[str, str]] = ()) -> None:
         self._extra = tuple((family, text.casefold()) for family, text in (*extra, *PLATFORM_PROBES) if text)
-        patterns = crawler_list()
-        # One alternation with a named group per entry (entries have groups of their own): the matching entry
-        # is the named group that closed last.
-        self._families = {f"r{index}": pattern.family for index, pattern in enumerate(patterns)}
-        self._regex = re.compile("|".join(f"(?P<r{index}>{pattern.pattern})" for index, pattern in enumerate(patterns)))
+        self._chunks = _chunks()
         self.detect = lru_cache(maxsize=16384)(self._detect)
 
     def _detect(self, user_agent: str | None, device: str | None, family: str | None) -> str | None:
@@ -91,11 +103,14 @@ class RobotDetector:
                     return name
         if device == SPIDER_DEVICE:
             return _bounded(family or agent)
-        match = self._regex.search(agent)
-        if match is None:
-            return None
-        name = self._families.get(match.lastgroup or "", "")
-        return _bounded(name or match[0])
+        for chunk, members in self._chunks:
+            if chunk.search(agent) is None:
+                continue
+            for regex, name in members:
+                match = regex.search(agent)
+                if match is not None:
+                    return _bounded(name or match[0])
+        return None
 
 
 def _bounded(name: str) -> str:
