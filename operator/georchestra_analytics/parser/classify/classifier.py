@@ -3,12 +3,13 @@ user agent and privacy. Pure and per-record lean: it runs on millions of rows.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from georchestra_analytics.parser.apps import GEOSERVER, ApplicationMap
 from georchestra_analytics.parser.bounds import LAYER_REFUSED_TAG, bound_record
 from georchestra_analytics.parser.classify.layers import resolve_layers, virtual_workspace
-from georchestra_analytics.parser.classify.ogc import classify_kvp, is_kvp, service_of_endpoint
+from georchestra_analytics.parser.classify.ogc import KVP_PARAMETERS, classify_kvp, is_kvp, service_of_endpoint
 from georchestra_analytics.parser.classify.outcome import Classification
 from georchestra_analytics.parser.classify.rest import classify_rest
 from georchestra_analytics.parser.extent import requested_extent
@@ -71,11 +72,36 @@ def query_parameters(query: str) -> dict[str, str]:
     return params
 
 
+# A request's shape: its method, path and the parameters the classification reads (the KVP ones, and `f` for
+# REST). Tile and map requests repeat a few shapes with different coordinates, so what the shape decides is kept
+# per shape (docs/performance.md), at most SHAPES_KEPT of them (then the memo starts again).
+SHAPE_PARAMETERS = KVP_PARAMETERS | {"f"}
+SHAPES_KEPT = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What a request's shape decides, whatever its coordinates, user or time."""
+
+    app: str | None
+    service: str | None
+    request: str | None
+    layers: tuple[str, ...]
+    workspaces: tuple[str, ...]
+    tiled: bool
+    is_download: bool
+    download_format: str | None
+    requested_format: str | None
+    tags: tuple[str, ...]
+
+
 class Classifier:
-    def __init__(self, settings: ParserSettings) -> None:
+    def __init__(self, settings: ParserSettings, *, shapes_kept: int = SHAPES_KEPT) -> None:
         self.apps = ApplicationMap(settings.applications)
         self.privacy = Privacy(settings.privacy)
         self.organisations = OrganisationMap(settings.organisation_aliases)
+        self.shapes_kept = shapes_kept
+        self._shapes: dict[tuple[str | None, str, tuple[tuple[str, str], ...]], Shape] = {}
 
     def _classify(
         self, method: str | None, segments: list[str], lower: list[str], params: dict[str, str]
@@ -91,15 +117,11 @@ class Classifier:
             result.tags.append("body-not-logged")
         return result
 
-    def classify(self, logged: LoggedRequest) -> AccessRecord:
-        host, path, query = split_url(logged.url)
+    def shape(self, method: str | None, path: str, params: dict[str, str]) -> Shape:
+        """What the request's shape decides (service, operation, layers, format, application, tags)."""
         segments = [segment for segment in path.split("/") if segment]
         lower = [segment.lower() for segment in segments]
-        params = query_parameters(query)
-        if logged.extra_params:
-            for name, value in logged.extra_params.items():
-                params.setdefault(name, value)
-        found = self._classify(logged.method, segments, lower, params)
+        found = self._classify(method, segments, lower, params)
 
         app = self.apps.app_for(lower)
         default_workspace = None
@@ -112,21 +134,41 @@ class Classifier:
         layers, workspaces, refused = resolve_layers(found.layer_names, default_workspace)
         if refused:
             found.tags.append(LAYER_REFUSED_TAG)
+        download_format, requested_format = download_formats(found.service, found.download_format, found.is_download)
+        return Shape(
+            app, found.service, found.request, tuple(layers), tuple(workspaces), found.tiled, found.is_download,
+            download_format, requested_format, tuple(found.tags),
+        )  # fmt: skip
+
+    def classify(self, logged: LoggedRequest) -> AccessRecord:
+        host, path, query = split_url(logged.url)
+        params = query_parameters(query)
+        if logged.extra_params:
+            for name, value in logged.extra_params.items():
+                params.setdefault(name, value)
+        key = (logged.method, path, tuple([item for item in params.items() if item[0] in SHAPE_PARAMETERS]))
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = self.shape(logged.method, path, params)
+            if len(self._shapes) >= self.shapes_kept:
+                self._shapes.clear()
+            if self.shapes_kept:
+                self._shapes[key] = shape
 
         org, org_name = self.organisations.resolve(logged.org, logged.org_name)
-        download_format, requested_format = download_formats(found.service, found.download_format, found.is_download)
         agent = parse_user_agent(logged.user_agent)
-        if is_robot(agent):
-            found.tags.append("robot")
+        tags = list(shape.tags)
         # Coordinates differ from one request of a shape to the next: read from each request (parser/extent.py).
-        extent = requested_extent(found.service, found.request, params, path)
+        extent = requested_extent(shape.service, shape.request, params, path)
         west, south, east, north = extent if extent is not None else (None, None, None, None)
+        if is_robot(agent):
+            tags.append("robot")
         record: AccessRecord = {
             "ts": logged.ts,
             "id": logged.id,
             "source": logged.source,
             "server": host,
-            "app": app,
+            "app": shape.app,
             "method": logged.method,
             "path": path,
             "query": query or None,
@@ -134,21 +176,21 @@ class Classifier:
             "user": logged.user,
             "org": org,
             "roles": logged.roles,
-            "service": found.service,
-            "request": found.request,
-            "layers": layers,
-            "workspaces": workspaces,
-            "tiled": found.tiled,
-            "is_download": found.is_download,
-            "download_format": download_format,
+            "service": shape.service,
+            "request": shape.request,
+            "layers": list(shape.layers),
+            "workspaces": list(shape.workspaces),
+            "tiled": shape.tiled,
+            "is_download": shape.is_download,
+            "download_format": shape.download_format,
             "response_time_ms": logged.response_time_ms,
             "response_size": logged.response_size,
             "referrer": logged.referrer,
             "user_agent": agent,
             "client_ip": self.privacy.client_ip(logged.client_ip),
-            "tags": found.tags,
+            "tags": tags,
             "org_name": org_name,
-            "download_format_requested": requested_format,
+            "download_format_requested": shape.requested_format,
             "extent_west": west,
             "extent_south": south,
             "extent_east": east,
