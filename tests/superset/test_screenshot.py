@@ -42,6 +42,7 @@ TAB_IMAGES = {
     "Downloads": "dashboard-downloads.png",
     "Performance": "dashboard-performance.png",
     "Applications and referrers": "dashboard-applications.png",
+    "Audience: robots, countries, client applications": "dashboard-audience.png",
 }
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # PNG colour type -> samples per pixel (8-bit; no palettes from Chromium)

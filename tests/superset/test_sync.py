@@ -43,10 +43,12 @@ def test_sync_imports_every_asset_managed_externally(
     position = json.loads(dashboard["position_json"])
     tabs = [position[tab]["meta"]["text"] for tab in position["TABS-main"]["children"]]
     assert tabs == ["Overview", "Layers and services", "Organisations and users", "Downloads", "Performance",
-                    "Applications and referrers"]  # fmt: skip
+                    "Applications and referrers", "Audience: robots, countries, client applications"]  # fmt: skip
     metadata = json.loads(dashboard["json_metadata"])
     assert [f["name"] for f in metadata["native_filter_configuration"]] == [
-        "Time range", "Application", "Organisation", "Service", "Workspace", "Layer"]  # fmt: skip
+        "Time range", "Application", "Organisation", "Service", "Workspace", "Layer", "Traffic"]  # fmt: skip
+    [traffic] = [f for f in metadata["native_filter_configuration"] if f["name"] == "Traffic"]
+    assert traffic["defaultDataMask"]["filterState"]["value"] == ["people"]  # robots left out by default
 
     charts = {c["uuid"]: c for c in _all(client, "chart", ["uuid", "slice_name", "is_managed_externally"])}
     assert set(bundle.chart_uuids.values()) <= set(charts)
