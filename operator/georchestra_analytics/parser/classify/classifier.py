@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from georchestra_analytics.parser.apps import GEOSERVER, ApplicationMap
+from georchestra_analytics.parser.audience import Audience
 from georchestra_analytics.parser.bounds import LAYER_REFUSED_TAG, bound_record
 from georchestra_analytics.parser.classify.layers import resolve_layers, virtual_workspace
 from georchestra_analytics.parser.classify.ogc import KVP_PARAMETERS, classify_kvp, is_kvp, service_of_endpoint
@@ -19,7 +20,7 @@ from georchestra_analytics.parser.privacy import Privacy
 from georchestra_analytics.parser.record import AccessRecord
 from georchestra_analytics.parser.request import LoggedRequest
 from georchestra_analytics.parser.settings import ParserSettings
-from georchestra_analytics.parser.useragent import is_robot, parse_user_agent
+from georchestra_analytics.parser.useragent import parse_user_agent
 
 
 def split_url(url: str) -> tuple[str | None, str, str]:
@@ -100,6 +101,7 @@ class Classifier:
         self.apps = ApplicationMap(settings.applications)
         self.privacy = Privacy(settings.privacy)
         self.organisations = OrganisationMap(settings.organisation_aliases)
+        self.audience = Audience(settings)
         self.shapes_kept = shapes_kept
         self._shapes: dict[tuple[str | None, str, tuple[tuple[str, str], ...]], Shape] = {}
 
@@ -161,7 +163,9 @@ class Classifier:
         # Coordinates differ from one request of a shape to the next: read from each request (parser/extent.py).
         extent = requested_extent(shape.service, shape.request, params, path)
         west, south, east, north = extent if extent is not None else (None, None, None, None)
-        if is_robot(agent):
+        # From the address as logged: the privacy rules truncate or drop it below (docs/privacy.md).
+        visitor = self.audience.visitor(logged.user_agent, agent, logged.referrer, logged.client_ip)
+        if visitor.robot_family is not None:
             tags.append("robot")
         record: AccessRecord = {
             "ts": logged.ts,
@@ -195,6 +199,11 @@ class Classifier:
             "extent_south": south,
             "extent_east": east,
             "extent_north": north,
+            "is_robot": visitor.robot_family is not None,
+            "robot_family": visitor.robot_family,
+            "country": visitor.country,
+            "region": visitor.region,
+            "client_app": visitor.client_app,
         }
         self.privacy.apply(record)
         bound_record(record)
