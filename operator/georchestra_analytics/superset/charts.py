@@ -75,8 +75,10 @@ class ChartDefinition:
             raise ChartDefinitionError(f"a {self.kind} chart shows exactly one metric, not {list(self.metrics)}")
         if self.kind == "number" and self.groupby:
             raise ChartDefinitionError("a number chart cannot be grouped")
-        if self.kind == "bubble" and (len(self.metrics) != 3 or len(self.groupby) != 1):
-            raise ChartDefinitionError("a bubble chart needs three metrics (x, y, size) and one entity column")
+        if self.kind == "bubble" and (len(self.metrics) != 3 or len(self.groupby) not in (1, 2)):
+            raise ChartDefinitionError(
+                "a bubble chart needs three metrics (x, y, size), an entity column and at most one series column"
+            )
 
     @property
     def viz_type(self) -> str:
@@ -132,11 +134,11 @@ class ChartDefinition:
                 "server_page_length": 10,
                 "table_timestamp_format": "smart_date",
             }
-        elif self.kind == "bubble":  # one bubble per entity: x and y by the first two metrics, size by the third
+        elif self.kind == "bubble":  # one bubble per entity (and series): x, y by the first two metrics, size the third
             x, y, size = self.metrics
             form |= {
                 "entity": self.groupby[0],
-                "series": None,
+                "series": self.groupby[1] if len(self.groupby) > 1 else None,  # one colour per series
                 "x": x,
                 "y": y,
                 "size": size,
@@ -147,6 +149,8 @@ class ChartDefinition:
                 "y_axis_format": "SMART_NUMBER",
                 "truncateXAxis": True,
                 "truncateYAxis": True,
+                "x_axis_title_margin": 30,
+                "y_axis_title_margin": 50,
             }
         else:  # pie
             form |= {
