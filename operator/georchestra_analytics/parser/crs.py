@@ -37,9 +37,17 @@ _GML_SRS = re.compile(r"^https?://www\.opengis\.net/gml/srs/epsg\.xml#(\d{1,6})$
 _OTHER_NAMES = {"ignf:lamb93": 2154, "ignf:rgf93g": 4171}
 
 
-@lru_cache(maxsize=1024)
+_MAX_NAME = 100  # longer than any CRS name of the forms above
+
+
 def parse_crs(name: str) -> tuple[int, Form] | None:
-    """(EPSG code, form) of a CRS name, or None when it is not one of the forms above."""
+    """(EPSG code, form) of a CRS name, or None when it is not one of the forms above. Memoised, except for text
+    too long to be a CRS name (no memo entry for a hostile kilobyte)."""
+    return None if len(name) > _MAX_NAME else _parse_crs(name)
+
+
+@lru_cache(maxsize=1024)
+def _parse_crs(name: str) -> tuple[int, Form] | None:
     lower = name.strip().lower()
     if _CRS84.match(lower):
         return 4326, "xy"

@@ -41,11 +41,21 @@ def _index(text: str) -> int | None:
     return None
 
 
-@lru_cache(maxsize=8192)
+# The longest box (with its CRS) worth a memo entry: six 20-digit numbers and a CRS URI. Longer text is no real
+# box; it is computed without a memo, so a hostile client cannot fill the memo with kilobytes per entry.
+_MEMO_TEXT = 200
+
+
 def box_extent(box: str, crs_name: str | None, order: str) -> Extent | None:
     """`box`: "a,b,c,d" (a fifth item, a CRS, is taken when `crs_name` is None); `order`: how to read the axes,
     `xy` (easting first), `wms13` (EPSG order for EPSG:n names), `uri` (EPSG order for urn/http names only).
-    Memoised: tiled WMS clients send the same boxes again and again."""
+    Memoised for boxes of a plausible length: tiled WMS clients send the same boxes again and again."""
+    if len(box) + len(crs_name or "") > _MEMO_TEXT:
+        return _box_extent(box, crs_name, order)
+    return _memo_box_extent(box, crs_name, order)
+
+
+def _box_extent(box: str, crs_name: str | None, order: str) -> Extent | None:
     parts = box.split(",")
     if len(parts) == 5 and crs_name is None:
         crs_name = parts.pop()
@@ -65,6 +75,9 @@ def box_extent(box: str, crs_name: str | None, order: str) -> Extent | None:
     if swap and north_first(code):
         a, b, c, d = b, a, d, c
     return projected_to_degrees(code, a, b, c, d)
+
+
+_memo_box_extent = lru_cache(maxsize=8192)(_box_extent)
 
 
 def _wms(params: dict[str, str]) -> Extent | None:

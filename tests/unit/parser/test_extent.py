@@ -237,3 +237,19 @@ def test_tile_extent_is_memoised_but_grids_are_not_rebuilt() -> None:
     first = extent_of(f"/geoserver/gwc/service/gmaps?layers=ws:a&zoom={Z}&x={X}&y={Y}")
     second = extent_of(f"/geoserver/gwc/service/gmaps?layers=ws:b&zoom={Z}&x={X}&y={Y}")
     assert first == second and tile_extent.cache_info().hits == 1
+
+
+def test_long_text_takes_no_memo_entry() -> None:
+    """A hostile client sending kilobytes of box or CRS name cannot fill the memos: such text is computed
+    without one (and a box padded with blanks still reads)."""
+    from georchestra_analytics.parser.crs import _parse_crs
+    from georchestra_analytics.parser.extent import _memo_box_extent, box_extent
+
+    _memo_box_extent.cache_clear()
+    _parse_crs.cache_clear()
+    padded = "4" + " " * 300 + ",45,5,46"
+    assert box_extent(padded, "EPSG:4326", "xy") == (4.0, 45.0, 5.0, 46.0)
+    assert box_extent("4,45,5,46", "EPSG:4326" + " " * 5000, "xy") is None
+    assert parse_crs("x" * 5000) is None
+    assert _memo_box_extent.cache_info().currsize == 0
+    assert _parse_crs.cache_info().currsize == 1  # EPSG:4326, from the padded box
