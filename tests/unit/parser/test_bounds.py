@@ -139,7 +139,7 @@ def test_every_group_key_fits_a_btree_entry() -> None:
         **{key: 4 * limit for key, limit in MAX_CHARS.items()},
         "layer": 4 * MAX_LAYER_CHARS, "workspace": 4 * MAX_WORKSPACE_CHARS, "referrer_host": 4 * 253,
         "user_agent_family": 4 * MAX_USER_AGENT_PART_CHARS, "status": 2, "tiled": 1, "is_download": 1,
-        "names_layers": 1, "is_robot": 1,
+        "names_layers": 1, "is_robot": 1, "cell_x": 4, "cell_y": 4,
     }  # fmt: skip
     for family, dimensions in DIMENSIONS.items():
         # 8 bytes of bucket, and up to 4 bytes of header and padding per column.
