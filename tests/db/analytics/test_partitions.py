@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 from tests.support.analytics_db import random_records, utc
+from tests.support.older_families import families_before
 
 from georchestra_analytics.cli import cli
 from georchestra_analytics.db import migrate as migrate_module
@@ -200,6 +201,7 @@ def test_upgrade_from_monthly_partitions(pg_dsn: str, monkeypatch: pytest.Monkey
     monkeypatch.setattr(
         migrate_module, "versioned_migrations", lambda flavor: [m for m in newest if m.version < "0005"]
     )
+    families_before(monkeypatch, "0005")
     migrate(pg_dsn, SETTINGS, now=NOW)
     with psycopg.connect(pg_dsn) as conn:
         monthly = _of(conn)

@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 from tests.support.accesslogs import combined_line
+from tests.support.older_families import families_before
 
-from georchestra_analytics.db import aggregates, partitions, refresh, timescale_policies
 from georchestra_analytics.db.buffer import insert_buffer_rows
 from georchestra_analytics.db.migrate import migrate
 from georchestra_analytics.db.migrations import versioned_migrations
@@ -33,12 +33,8 @@ MAPSTORE = "https://sdi.example.org/mapstore/context/urbanisme"
 def _upgrade(dsn: str, flavor: str, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = DatabaseSettings(flavor=flavor)  # type: ignore[arg-type]
     before = [m for m in versioned_migrations(flavor) if m.version < NEW]
-    # The version before had no audience families: its views, grants and policies did not name them. Stand-in
-    # for that version's code, undone before the real upgrade.
-    with monkeypatch.context() as older:
-        families = tuple(f for f in aggregates.FAMILIES if f not in aggregates.AUDIENCE_FAMILIES)
-        for module in (aggregates, timescale_policies, partitions, refresh):
-            older.setattr(module, "FAMILIES", families)
+    with monkeypatch.context() as older:  # the code of the version before knew no audience family
+        families_before(older, NEW)
         migrate(dsn, settings, migrations=before)
     with psycopg.connect(dsn) as conn:
         conn.execute(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from tests.support.accesslogs import gateway_row, proxy_line
+from tests.support.older_families import families_before
 
 from georchestra_analytics.db.buffer import insert_buffer_rows
 from georchestra_analytics.db.migrate import migrate
@@ -24,10 +25,12 @@ NEW_TS = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 DOWNLOAD = "/geoserver/wfs?service=WFS&request=GetFeature&typeName=a:b&outputFormat=SHAPE-ZIP"
 
 
-def _upgrade(dsn: str, flavor: str) -> None:
+def _upgrade(dsn: str, flavor: str, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = DatabaseSettings(flavor=flavor)  # type: ignore[arg-type]
     before = [m for m in versioned_migrations(flavor) if m.version < NEW]
-    migrate(dsn, settings, migrations=before)
+    with monkeypatch.context() as older:
+        families_before(older, NEW)
+        migrate(dsn, settings, migrations=before)
     with psycopg.connect(dsn) as conn:
         conn.execute(
             "INSERT INTO analytics.access_logs (ts, id, source, path, org, download_format, roles, layers, workspaces,"
@@ -62,10 +65,10 @@ def _parse(dsn: str) -> dict[str, tuple[str | None, ...]]:
 
 @pytest.mark.parametrize("flavor", ["postgresql", pytest.param("timescaledb", marks=pytest.mark.timescale)])
 def test_0006_adds_the_columns_to_stored_records_and_the_parse_job_fills_them(
-    flavor: str, request: pytest.FixtureRequest
+    flavor: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dsn: str = request.getfixturevalue("pg_dsn" if flavor == "postgresql" else "timescale_dsn")
-    _upgrade(dsn, flavor)
+    _upgrade(dsn, flavor, monkeypatch)
     rows = _parse(dsn)
     assert rows["old"] == ("Ville d'Orléans", None, "shape-zip", None)  # history is not rewritten
     assert rows["security-proxy"] == ("orleans", "Ville d'Orléans", "shapefile", "SHAPE-ZIP")
