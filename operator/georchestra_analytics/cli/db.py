@@ -12,6 +12,8 @@ from typing import Any
 import click
 import psycopg
 
+from georchestra_analytics.cli.exits import Refused
+from georchestra_analytics.cli.stack_file import read_stack
 from georchestra_analytics.db.flavor import FlavorError
 from georchestra_analytics.db.guard import UnsafeConfiguration
 from georchestra_analytics.db.legacy_import import (
@@ -27,7 +29,7 @@ from georchestra_analytics.db.migrations import MigrationFilesError
 from georchestra_analytics.db.roles import PASSWORD_VARIABLES, passwords_from_environment
 from georchestra_analytics.db.settings import DatabaseSettings
 from georchestra_analytics.db.status import database_status
-from georchestra_analytics.stack import InvalidStackError, environment, load_stack
+from georchestra_analytics.stack import environment
 
 EXIT_FAILURE = 1  # a system fault (the shared meaning of georchestra_analytics.cli.EXIT_FAILURE)
 EXIT_USAGE = 2  # a configuration the database refuses
@@ -50,10 +52,11 @@ _stack_option = click.option(
 def _settings(stack_file: str | None) -> DatabaseSettings:
     if stack_file is None:
         return DatabaseSettings()
+    stack = read_stack(stack_file)
     try:
-        return DatabaseSettings.from_stack(load_stack(stack_file))
-    except (OSError, InvalidStackError, ValueError) as error:
-        raise click.UsageError(str(error)) from error
+        return DatabaseSettings.from_stack(stack)
+    except ValueError as error:
+        raise Refused(f"{stack_file}: {error}") from None
 
 
 def _require(dsn: str | None) -> str:

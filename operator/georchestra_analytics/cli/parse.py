@@ -9,12 +9,14 @@ from pathlib import Path
 
 import click
 
+from georchestra_analytics.cli.exits import Refused
+from georchestra_analytics.cli.stack_file import read_stack
 from georchestra_analytics.parser.dryrun import dry_run
 from georchestra_analytics.parser.inputs import LineReader, source_name
 from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.report import ParseReport
 from georchestra_analytics.parser.settings import ParserSettings, SettingsError
-from georchestra_analytics.stack import InvalidStackError, environment, load_stack
+from georchestra_analytics.stack import environment
 
 EXIT_FAILURE = 1  # a system fault (the shared meaning of georchestra_analytics.cli.EXIT_FAILURE)
 log = logging.getLogger(__name__)
@@ -24,10 +26,11 @@ def load_settings(stack_file: str | None) -> ParserSettings:
     """Parser settings from the stack file, else the defaults."""
     if stack_file is None:
         return ParserSettings()
+    stack = read_stack(stack_file)
     try:
-        return ParserSettings.from_stack(load_stack(stack_file))
-    except (OSError, InvalidStackError) as error:
-        raise click.UsageError(str(error)) from error
+        return ParserSettings.from_stack(stack)
+    except ValueError as error:
+        raise Refused(f"{stack_file}: {error}") from None
 
 
 def _dry_run(settings: ParserSettings, input_format: str, file: str, source: str | None) -> None:

@@ -100,8 +100,14 @@ def test_a_file_that_is_not_yaml_is_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["superset", "bundle", "--out", "unused.zip", "-f"], ["ingest", "--dsn", "host=nowhere.invalid", "x.log", "-f"]],
-    ids=["superset bundle", "ingest"],
+    [
+        ["superset", "bundle", "--out", "unused.zip", "-f"],
+        ["ingest", "--dsn", "host=nowhere.invalid", "x.log", "-f"],
+        ["db", "migrate", "--dsn", "host=nowhere.invalid", "-f"],
+        ["db", "status", "--dsn", "host=nowhere.invalid", "-f"],
+        ["parse", "--dry-run", "--dsn", "host=nowhere.invalid", "-f"],
+    ],
+    ids=["superset bundle", "ingest", "db migrate", "db status", "parse"],
 )
 def test_the_other_commands_refuse_a_stack_file_the_same_way(command: list[str]) -> None:
     stack_file = next(path for path in REFUSED if path.stem == "namespace-rewrites-the-dsn")
