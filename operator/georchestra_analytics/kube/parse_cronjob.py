@@ -8,7 +8,8 @@ from georchestra_analytics.kube.job_pod import TERMINATION_LOG, job_pod_template
 from georchestra_analytics.kube.naming import PARSER, labels, metadata, parse_cronjob_name
 from georchestra_analytics.kube.pods import secret_env
 from georchestra_analytics.kube.stack_config import STACK_FILE
-from georchestra_analytics.parser.settings import GEOLOCATION_MOUNT, PSEUDONYM_KEY_ENV
+from georchestra_analytics.parser.settings import GEOLOCATION_MOUNT
+from georchestra_analytics.stack import environment
 from georchestra_analytics.stack.resource import AnalyticsStack
 
 
@@ -17,7 +18,7 @@ def parse_cronjob(stack: AnalyticsStack) -> dict[str, Any]:
     extra_env = []
     key = parser.privacy.pseudonymization_key
     if key is not None:
-        extra_env.append(secret_env(PSEUDONYM_KEY_ENV, key.name, key.key))
+        extra_env.append(secret_env(environment.PSEUDONYMIZATION_KEY, key.name, key.key))
     args = ["parse", "-f", STACK_FILE, "--json", "--termination-log", TERMINATION_LOG]
     template = job_pod_template(stack, PARSER, args, parser, "parser", extra_env, database_role="parser")
     database = parser.geolocation.maxmind_database

@@ -10,7 +10,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from georchestra_analytics.stack import AnalyticsStack, duration_hours
+from georchestra_analytics.stack import AnalyticsStack, duration_hours, environment
 from georchestra_analytics.stack.parsing import DEFAULT_APPLICATIONS as STACK_APPLICATIONS
 
 # Path prefix -> application: the stack's defaults, one list for the CRD, the operator and the parser.
@@ -18,9 +18,6 @@ DEFAULT_APPLICATIONS: dict[str, str] = dict(STACK_APPLICATIONS)
 
 # A stack's parse job takes records up to a day ahead of its clock (a source's clock may be a little off).
 STACK_MAX_FUTURE = timedelta(days=1)
-
-# The Secret named by spec.parser.privacy.pseudonymizationKey reaches the job as this environment variable.
-PSEUDONYM_KEY_ENV = "ANALYTICS_PSEUDONYMIZATION_KEY"
 
 
 class ClientIpPolicy(StrEnum):
@@ -42,7 +39,7 @@ class PrivacySettings:
     client_ip: ClientIpPolicy = ClientIpPolicy.TRUNCATE
     pseudonymize_users: bool = False
     # Name of the environment variable holding the HMAC key: the secret itself never appears in settings.
-    pseudonym_key_env: str = PSEUDONYM_KEY_ENV
+    pseudonym_key_env: str = environment.PSEUDONYMIZATION_KEY
     drop_query_strings: bool = False
 
     def pseudonym_key(self) -> bytes | None:

@@ -149,7 +149,7 @@ def test_superset_sync_reads_the_dashboards_account(tmp_path: Path, monkeypatch:
 
 
 def test_the_parse_job_gets_the_pseudonymization_key_the_parser_reads() -> None:
-    from georchestra_analytics.parser.settings import PSEUDONYM_KEY_ENV
+    from georchestra_analytics.stack.environment import PSEUDONYMIZATION_KEY
 
     parse = next(container for name, container in JOBS.items() if name.endswith("-parse"))
-    assert _environment(parse)[PSEUDONYM_KEY_ENV] == "<secret pseudo/key>"
+    assert _environment(parse)[PSEUDONYMIZATION_KEY] == "<secret pseudo/key>"
