@@ -40,7 +40,3 @@ def parse_user_agent(user_agent: str | None) -> UserAgent:
         return dict(_UNKNOWN)  # type: ignore[return-value]
     family, version, os_name, device = _parse(user_agent[:MAX_USER_AGENT_CHARS])
     return {"family": family, "version": version, "os": os_name, "device": device}
-
-
-def is_robot(agent: UserAgent) -> bool:
-    return agent["device"] == "Spider"
