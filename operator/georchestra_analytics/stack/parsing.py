@@ -195,8 +195,8 @@ class ParserSpec(PodSettings):
     """Organisation key to display names: sources that log an organisation by its display name (the
     security-proxy) count under its key, as the Gateway logs it. Empty: every logged name is its own key."""
     robots: Robots = Field(default_factory=Robots)
-    """Robot detection: records say whether the client is a robot and which; dashboards leave robots out by
-    default."""
+    """Robot detection: records say whether the client is a robot and which; the dashboards' Audience tab shows
+    people by default (docs/dashboards.md)."""
     geolocation: Geolocation = Field(default_factory=Geolocation)
     """Country (and region) of the client address."""
     privacy: Privacy = Field(default_factory=Privacy)
