@@ -10,12 +10,13 @@ subdivision gives the region. Answers are cached per address: a run sees the sam
 
 from __future__ import annotations
 
-import ipaddress
 from functools import lru_cache
 from typing import Any, Protocol
 
 import iptocc
 import maxminddb
+
+from georchestra_analytics.parser.sources.addresses import parse_ip
 
 # An address of these ranges has no country: private, loopback, link-local, documentation, ...
 _NOWHERE = ("is_private", "is_loopback", "is_link_local", "is_multicast", "is_reserved", "is_unspecified")
@@ -26,20 +27,10 @@ class GeolocationError(ValueError):
 
 
 def plain_address(address: str) -> str | None:
-    """The IP of `address` as text (ports, brackets and IPv4-mapped IPv6 removed), or None when it is not a
-    public address."""
-    text = address.strip()
-    if text.startswith("["):
-        text = text[1 : text.find("]")] if "]" in text else text[1:]
-    elif text.count(":") == 1:
-        text = text.split(":", 1)[0]
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if any(getattr(ip, flag) for flag in _NOWHERE):
+    """The IP of `address` as text (the socket-address forms of parser/sources/addresses.py, IPv4-mapped IPv6
+    as IPv4), or None when it is not a public address."""
+    ip = parse_ip(address)
+    if ip is None or any(getattr(ip, flag) for flag in _NOWHERE):
         return None
     return str(ip)
 

@@ -10,23 +10,16 @@ from functools import lru_cache
 
 from georchestra_analytics.parser.record import AccessRecord
 from georchestra_analytics.parser.settings import ClientIpPolicy, PrivacySettings
+from georchestra_analytics.parser.sources.addresses import parse_ip
 
 
 @lru_cache(maxsize=65536)
 def truncate_ip(address: str) -> str | None:
     """IPv4 to its /24, IPv6 to its /48; None for anything that is not an IP (a host name cannot be truncated,
-    so it is not kept). Accepts `ip:port` and `[v6]:port` as some proxies log them."""
-    text = address.strip()
-    if text.startswith("["):
-        text = text[1 : text.find("]")] if "]" in text else text[1:]
-    elif text.count(":") == 1:
-        text = text.split(":", 1)[0]
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
+    so it is not kept). Accepts the socket-address forms sources log (parser/sources/addresses.py)."""
+    ip = parse_ip(address)
+    if ip is None:
         return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
     prefix = 24 if ip.version == 4 else 48
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
