@@ -383,7 +383,7 @@ def ensure_helm() -> Binaries:
 
 def go_install_cached(folder: Path, name: str, package: str, version: str) -> Binaries:
     """`go install package` (`module/cmd@version`) into `folder`/bin, once: under a file lock, reused while its
-    build record exists. For the single-binary tools of the tests (helm, actionlint)."""
+    build record exists. For the single-binary tools of the tests (helm, and those of tests/support/go_tool.py)."""
     with _locked(folder.parent / f"{folder.name}.lock"):
         record = _read_record(folder, [name])
         if record is not None:
