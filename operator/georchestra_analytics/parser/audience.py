@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from georchestra_analytics.parser.client_apps import ClientApps
 from georchestra_analytics.parser.geolocation import Locator, MaxMindLocator, NoLocator, PackagedLocator
+from georchestra_analytics.parser.memo import MAX_KEY_CHARS
 from georchestra_analytics.parser.record import UserAgent
 from georchestra_analytics.parser.robots import RobotDetector
 from georchestra_analytics.parser.settings import ParserSettings
@@ -53,8 +54,9 @@ class Audience:
         who = self._pairs.get(key)
         if who is None:
             who = self._who(user_agent, agent, referrer)
-            if len(self._pairs) >= PAIRS_KEPT:
-                self._pairs.clear()
-            self._pairs[key] = who
+            if len(user_agent or "") + len(referrer or "") <= MAX_KEY_CHARS:  # no kilobyte-long key kept
+                if len(self._pairs) >= PAIRS_KEPT:
+                    self._pairs.clear()
+                self._pairs[key] = who
         country, region = self.locator.locate(client_ip)
         return Visitor(who[0], country, region, who[1])

@@ -12,9 +12,9 @@ user, organisation) are cut to their bound. No stored text holds a control chara
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from georchestra_analytics.parser.ids import stable_id
+from georchestra_analytics.parser.memo import short_key_cache
 from georchestra_analytics.parser.record import AccessRecord
 
 OTHER = "other"
@@ -108,7 +108,7 @@ def _optional(value: str | None, limit: int) -> str | None:
     return None if value is None else clean(value, limit)
 
 
-@lru_cache(maxsize=65536)  # layers repeat a lot: most records pay a lookup, not a match
+@short_key_cache(65536)  # layers repeat a lot: most records pay a lookup, not a match
 def plausible_layer(layer: str) -> bool:
     """`name` or `workspace:name` of word characters, dots and hyphens, within the bounds."""
     if len(layer) > MAX_LAYER_CHARS or not _LAYER.fullmatch(layer):
@@ -121,19 +121,19 @@ def plausible_workspace(workspace: str) -> bool:
     return len(workspace) <= MAX_WORKSPACE_CHARS and _WORKSPACE.fullmatch(workspace) is not None
 
 
-@lru_cache(maxsize=4096)
+@short_key_cache(4096)
 def bounded_format(value: str | None) -> str | None:
     if value is None:
         return None
     return value if len(value) <= MAX_CHARS["download_format"] and _FORMAT.fullmatch(value) else OTHER
 
 
-@lru_cache(maxsize=4096)
+@short_key_cache(4096)
 def _server(host: str | None) -> str | None:
     return host if host is None or (len(host) <= MAX_HOST_CHARS and _HOST.fullmatch(host)) else None
 
 
-@lru_cache(maxsize=65536)
+@short_key_cache(65536, max_chars=128)
 def _client_ip(address: str | None) -> str | None:
     if address is None:
         return None

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 from urllib.parse import unquote
 
 from georchestra_analytics.parser.apps import ApplicationMap
 from georchestra_analytics.parser.bounds import MAX_HOST_CHARS, MAX_USER_AGENT_CHARS, clean
+from georchestra_analytics.parser.memo import short_key_cache
 
 MAX_CLIENT_APP_CHARS = 128
 ROBOT = "robot"
@@ -64,7 +64,7 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://(?:[^/?#@]*@)?([^/?#:]*)(?::[0-9]
 _CONTEXT_NAME = re.compile(r"[\w.\-]{1,64}")
 
 
-@lru_cache(maxsize=16384)
+@short_key_cache(16384)
 def tool_of(user_agent: str) -> str | None:
     """The desktop tool, library or script named by the user agent, if any."""
     match = _TOOL_REGEX.search(user_agent[:MAX_USER_AGENT_CHARS])
@@ -91,7 +91,7 @@ class ClientApps:
 
     def __init__(self, applications: Mapping[str, str]) -> None:
         self._apps = ApplicationMap(applications)
-        self.of_referrer = lru_cache(maxsize=65536)(self._of_referrer)
+        self.of_referrer = short_key_cache(65536)(self._of_referrer)
 
     def _of_referrer(self, referrer: str) -> str | None:
         match = _URL.match(referrer)

@@ -5,9 +5,8 @@ docs/classification.md lists the table."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from georchestra_analytics.parser.bounds import OTHER
+from georchestra_analytics.parser.memo import short_key_cache
 
 # Canonical name -> the spellings that name it, compared after `normalise`. A MIME type's parameters are
 # dropped first (`text/xml; subtype=gml/3.1.1` is GML), and a `+` that URL decoding turned into a space is put
@@ -103,7 +102,7 @@ def normalise(value: str) -> str:
     return text
 
 
-@lru_cache(maxsize=4096)
+@short_key_cache(4096)
 def canonical_format(requested: str | None) -> str | None:
     """The canonical name of a requested format; an unknown format is named by its normalised spelling (so two
     spellings of it differing in case or parameters still count as one); `other` for a value too long to be a

@@ -10,12 +10,12 @@ subdivision gives the region. Answers are cached per address: a run sees the sam
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Protocol
 
 import iptocc
 import maxminddb
 
+from georchestra_analytics.parser.memo import short_key_cache
 from georchestra_analytics.parser.sources.addresses import parse_ip
 
 # An address of these ranges has no country: private, loopback, link-local, documentation, ...
@@ -65,7 +65,7 @@ class PackagedLocator:
     """Countries from the database the iptocc package ships; it has no regions."""
 
     def __init__(self) -> None:
-        self._cached = lru_cache(maxsize=65536)(self._locate)
+        self._cached = short_key_cache(65536, max_chars=128)(self._locate)
 
     def _locate(self, address: str | None) -> tuple[str | None, str | None]:
         ip = plain_address(address) if address else None
@@ -86,7 +86,7 @@ class MaxMindLocator:
         except (OSError, ValueError, maxminddb.InvalidDatabaseError) as error:
             raise GeolocationError(f"cannot read the MaxMind DB file {path!r}: {error}") from error
         self._regions = regions
-        self._cached = lru_cache(maxsize=65536)(self._locate)
+        self._cached = short_key_cache(65536, max_chars=128)(self._locate)
 
     def _locate(self, address: str | None) -> tuple[str | None, str | None]:
         ip = plain_address(address) if address else None

@@ -7,12 +7,12 @@ does not know stays its own key, as logged (docs/classification.md)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 
+from georchestra_analytics.parser.memo import short_key_cache
 from georchestra_analytics.stack.parsing import fold_organisation_name
 
 # Cached: a batch repeats a few organisation names many times.
-name_key = lru_cache(maxsize=4096)(fold_organisation_name)
+name_key = short_key_cache(4096)(fold_organisation_name)
 
 
 class AliasError(ValueError):

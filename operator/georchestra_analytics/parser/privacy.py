@@ -6,14 +6,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-from functools import lru_cache
 
+from georchestra_analytics.parser.memo import short_key_cache
 from georchestra_analytics.parser.record import AccessRecord
 from georchestra_analytics.parser.settings import ClientIpPolicy, PrivacySettings
 from georchestra_analytics.parser.sources.addresses import parse_ip
 
 
-@lru_cache(maxsize=65536)
+@short_key_cache(65536, max_chars=128)
 def truncate_ip(address: str) -> str | None:
     """IPv4 to its /24, IPv6 to its /48; None for anything that is not an IP (a host name cannot be truncated,
     so it is not kept). Accepts the socket-address forms sources log (parser/sources/addresses.py)."""
@@ -30,7 +30,7 @@ class Privacy:
     def __init__(self, settings: PrivacySettings) -> None:
         self.settings = settings
         self._key = settings.pseudonym_key()
-        self._pseudonym = lru_cache(maxsize=65536)(self._hmac)
+        self._pseudonym = short_key_cache(65536)(self._hmac)
 
     def _hmac(self, value: str) -> str:
         assert self._key is not None

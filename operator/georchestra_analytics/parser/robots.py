@@ -20,6 +20,7 @@ from functools import lru_cache
 from importlib import resources
 
 from georchestra_analytics.parser.bounds import MAX_USER_AGENT_CHARS, MAX_USER_AGENT_PART_CHARS, clean
+from georchestra_analytics.parser.memo import short_key_cache
 
 SPIDER_DEVICE = "Spider"  # ua-parser's device family of the robots it knows
 _SCRIPT_ONLY = frozenset({"http-library"})
@@ -89,7 +90,7 @@ class RobotDetector:
     def __init__(self, extra: Iterable[tuple[str, str]] = ()) -> None:
         self._extra = tuple((family, text.casefold()) for family, text in (*extra, *PLATFORM_PROBES) if text)
         self._chunks = _chunks()
-        self.detect = lru_cache(maxsize=16384)(self._detect)
+        self.detect = short_key_cache(16384)(self._detect)
 
     def _detect(self, user_agent: str | None, device: str | None, family: str | None) -> str | None:
         """The robot family, or None for a person. `device` and `family` are ua-parser's for this agent."""

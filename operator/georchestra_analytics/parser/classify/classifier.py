@@ -15,6 +15,7 @@ from georchestra_analytics.parser.classify.outcome import Classification
 from georchestra_analytics.parser.classify.rest import classify_rest
 from georchestra_analytics.parser.extent import requested_extent
 from georchestra_analytics.parser.formats import download_formats
+from georchestra_analytics.parser.memo import MAX_KEY_CHARS
 from georchestra_analytics.parser.organisations import OrganisationMap
 from georchestra_analytics.parser.privacy import Privacy
 from georchestra_analytics.parser.record import AccessRecord
@@ -148,13 +149,15 @@ class Classifier:
         if logged.extra_params:
             for name, value in logged.extra_params.items():
                 params.setdefault(name, value)
-        key = (logged.method, path, tuple([item for item in params.items() if item[0] in SHAPE_PARAMETERS]))
+        shaping = tuple([item for item in params.items() if item[0] in SHAPE_PARAMETERS])
+        key = (logged.method, path, shaping)
         shape = self._shapes.get(key)
         if shape is None:
             shape = self.shape(logged.method, path, params)
-            if len(self._shapes) >= self.shapes_kept:
-                self._shapes.clear()
-            if self.shapes_kept:
+            # A shape is kept only when its key is short: many distinct kilobyte-long paths keep nothing.
+            if self.shapes_kept and len(path) + sum(len(value) for _, value in shaping) <= MAX_KEY_CHARS:
+                if len(self._shapes) >= self.shapes_kept:
+                    self._shapes.clear()
                 self._shapes[key] = shape
 
         org, org_name = self.organisations.resolve(logged.org, logged.org_name)

@@ -6,7 +6,8 @@ address is chosen here (docs/log-sources.md)."""
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
+
+from georchestra_analytics.parser.memo import short_key_cache
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -41,7 +42,7 @@ def socket_address_ip(value: str) -> str:
     return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
 
 
-@lru_cache(maxsize=65536)
+@short_key_cache(65536, max_chars=128)
 def parse_ip(value: str) -> IpAddress | None:
     """The IP a socket-address text names, or None (a host name, `unknown`, an obfuscated `_hidden` name)."""
     text = socket_address_ip(value)
