@@ -62,8 +62,10 @@ def _database_run(
         raise click.UsageError("no database: give --dsn or set ANALYTICS_DSN (or use --dry-run)")
     try:
         summary = run_workers(dsn, settings, workers)
-    except SettingsError as error:
-        raise click.UsageError(str(error)) from error
+    except SettingsError as error:  # e.g. an unreadable MaxMind file: the status must say so too
+        if termination_log:
+            Path(termination_log).write_text(ParseReport.failed(str(error)).dumps(), encoding="utf-8")
+        raise Refused(str(error)) from None
     except JobFault as error:
         log.error("parse run failed: %s", error)
         if termination_log:

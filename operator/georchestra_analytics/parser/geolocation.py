@@ -16,13 +16,14 @@ import iptocc
 import maxminddb
 
 from georchestra_analytics.parser.memo import short_key_cache
+from georchestra_analytics.parser.settings import SettingsError
 from georchestra_analytics.parser.sources.addresses import parse_ip
 
 # An address of these ranges has no country: private, loopback, link-local, documentation, ...
 _NOWHERE = ("is_private", "is_loopback", "is_link_local", "is_multicast", "is_reserved", "is_unspecified")
 
 
-class GeolocationError(ValueError):
+class GeolocationError(SettingsError):
     """The configured database cannot be read (a system fault, not a bad record)."""
 
 

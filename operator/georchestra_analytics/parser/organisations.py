@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from georchestra_analytics.parser.memo import short_key_cache
+from georchestra_analytics.parser.settings import SettingsError
 from georchestra_analytics.stack.parsing import fold_organisation_name
 
 # Cached: a batch repeats a few organisation names many times.
 name_key = short_key_cache(4096)(fold_organisation_name)
 
 
-class AliasError(ValueError):
+class AliasError(SettingsError):
     """The alias map names one display name under two keys."""
 
 

@@ -100,3 +100,22 @@ def test_an_unreachable_database_exits_1_and_says_so(tmp_path: Path) -> None:
 def test_no_dsn_is_a_usage_error(monkeypatch: object) -> None:
     result = CliRunner(env={"ANALYTICS_DSN": ""}).invoke(cli, ["parse"])
     assert result.exit_code == 2
+
+
+def test_an_unreadable_maxmind_file_is_refused_in_one_line_and_reported(analytics_dsn: str, tmp_path: Path) -> None:
+    # The claim is not mounted here, as when the file name in the stack is wrong: the run refuses to start.
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(
+        "apiVersion: analytics.georchestra.org/v1alpha1\nkind: AnalyticsStack\n"
+        "metadata: {name: analytics, namespace: georchestra}\n"
+        "spec:\n  database: {external: {host: db, credentialsSecret: {name: db}}}\n"
+        "  parser: {geolocation: {maxmindDatabase: {claimName: geoip, file: Missing.mmdb}}}\n",
+        encoding="utf-8",
+    )
+    termination = tmp_path / "termination-log"
+    result = CliRunner().invoke(
+        cli, ["parse", "--dsn", analytics_dsn, "-f", str(stack), "--termination-log", str(termination)]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and "cannot read the MaxMind DB file" in result.stderr
+    assert "cannot read the MaxMind DB file" in json.loads(termination.read_text(encoding="utf-8"))["error"]
