@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 
 Extent = tuple[float, float, float, float]  # west, south, east, north in EPSG:4326 degrees (lon/lat)
@@ -66,10 +66,23 @@ def _canonical(code: int) -> int:
     return 3857 if code in _WEB_MERCATOR else code
 
 
-@lru_cache(maxsize=256)
+@cache
+def _known_epsg_codes() -> frozenset[int]:
+    """The EPSG CRS codes of PROJ's database, read once (about 0.1 s): a code outside it is refused at once, not
+    after a PROJ lookup of milliseconds, so requests cycling through made-up codes cost nothing."""
+    from pyproj.database import get_codes
+
+    return frozenset(int(code) for code in get_codes("EPSG", "CRS") if code.isdigit())
+
+
 def _crs_facts(code: int) -> tuple[Any, bool] | None:
     """(Transformer to EPSG:4326 lon/lat, whether the CRS's first axis points north), None for a code PROJ does
     not know or cannot transform."""
+    return _known_crs_facts(code) if code in _known_epsg_codes() else None
+
+
+@lru_cache(maxsize=256)
+def _known_crs_facts(code: int) -> tuple[Any, bool] | None:
     from pyproj import CRS, Transformer
     from pyproj.exceptions import ProjError
 
