@@ -10,11 +10,14 @@ debounce, so a burst of events is one reconcile).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from georchestra_analytics.controller.memory import StackKey
+
+log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 15.0
 DEBOUNCE_SECONDS = 0.5
@@ -75,7 +78,11 @@ async def resync_loop(
         try:
             async with slots:
                 # The index is read again: the stack may have gone while waiting for a slot.
-                ok = True if key not in set(live()) else await asyncio.to_thread(reconcile, key)
+                try:
+                    ok = True if key not in set(live()) else await asyncio.to_thread(reconcile, key)
+                except Exception:  # a bug must not make the stack due again at every tick
+                    log.exception("resync of %s/%s failed", *key)
+                    ok = False
             schedule.done(key, clock(), ok=ok)
         finally:
             running.discard(key)
@@ -83,7 +90,12 @@ async def resync_loop(
     tasks: set[asyncio.Task[None]] = set()
     try:
         while True:
-            for key in schedule.due(live(), clock()):
+            try:
+                due = schedule.due(live(), clock())
+            except Exception:  # the loop must outlive any one bad tick, or resync stops until a restart
+                log.exception("resync loop: cannot list the stacks due")
+                due = []
+            for key in due:
                 if key not in running:
                     running.add(key)
                     task = asyncio.create_task(one(key), name=f"resync {key[0]}/{key[1]}")

@@ -118,3 +118,33 @@ def test_memory_forgets_deleted_stacks_and_a_new_stack_under_an_old_name() -> No
     assert memory.child(A, "c1") is None
     assert memory.retain([B]) == [A]  # the caller drops its metrics
     assert len(memory) == 0
+
+
+def test_a_reconcile_that_raises_is_retried_after_the_delay_and_a_failing_listing_does_not_stop_the_loop() -> None:
+    clock, live = _Clock(), [A]
+    calls: list[StackKey] = []
+    listings = {"failures": 1}
+    schedule = ResyncSchedule(interval=60, retry=15)
+
+    def reconcile(key: StackKey) -> bool:
+        calls.append(key)
+        raise RuntimeError("a bug")
+
+    def listing() -> list[StackKey]:
+        if clock.now == 61 and listings["failures"]:
+            listings["failures"] -= 1
+            raise RuntimeError("the index cannot be read")
+        return list(live)
+
+    async def main() -> None:
+        task = asyncio.create_task(resync_loop(schedule, listing, reconcile, clock=clock, tick=0))
+        for moment in (0, 60, 61, 70, 75, 76):
+            clock.now = moment
+            for _ in range(20):
+                await asyncio.sleep(0.01)
+        assert not task.done()  # neither the raising reconcile nor the failed listing ended the loop
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(main())
+    assert calls == [A, A]  # at 60 (raised), then at 75 = 60 + 15, not at every tick in between
