@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -21,7 +21,6 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from georchestra_analytics.db.isolate import write_isolating
-from georchestra_analytics.db.legacy_schema import COMPAT_AGGREGATES
 from georchestra_analytics.db.refresh import refresh_aggregates
 from georchestra_analytics.db.schema_info import read_schema_info
 from georchestra_analytics.db.writer import record_problem, write_rejects
@@ -403,31 +402,11 @@ def import_history(
                 return run
         with conn.transaction():
             _save(conn, target, point, finished=True)
-    # Over the whole imported span: a run resumed after an interruption refreshes what the first one wrote too.
+    # Over the whole imported span: a run resumed after an interruption refreshes what the first one wrote too;
+    # on timescaledb the aggregates of 2.x's grain are refreshed with the others (db/refresh.py).
     if point.first_ts is not None and point.max_ts is not None and (run.written or not was_finished):
         run.refreshed = refresh_aggregates(dsn, point.first_ts, point.max_ts, schema=target)
-        if run.refreshed:  # timescaledb: the aggregates of 2.x's grain too
-            run.refreshed += refresh_compat_aggregates(dsn, target, point.first_ts, point.max_ts)
     return run
-
-
-# Each level's window widened to whole buckets of the configured time zone (as db/refresh.py does for its own).
-_WIDEN = {"hourly": timedelta(hours=2), "daily": timedelta(days=2), "monthly": timedelta(days=62)}
-
-
-def refresh_compat_aggregates(dsn: str, schema: str, start: datetime, end: datetime) -> list[str]:
-    """Materialise the 2.x-grain aggregates over [start, end], each level from the one below (daily and monthly
-    forced, for the reason db/refresh.py gives). `refresh_continuous_aggregate` cannot run in a transaction."""
-    refreshed = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for level, name in COMPAT_AGGREGATES.items():
-            conn.execute(
-                "CALL refresh_continuous_aggregate(%s::regclass, %s, %s, force => %s)",
-                (sql.Identifier(schema, name).as_string(conn), start - _WIDEN[level], end + _WIDEN[level],
-                 level != "hourly"),
-            )  # fmt: skip
-            refreshed.append(name)
-    return refreshed
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ Order: refuse unsafe configurations and a schema georchestra-analytics 2.x built
 migrations with their records, create missing roles, re-apply repeatable units (grants, views) whose rendered
 text changed, set passwords the roles lack, reconcile policies (timescaledb chunk interval and jobs, or
 postgresql partitions and retention). Every statement involved is transactional on both flavors (TimescaleDB's
-hypertables, continuous aggregates created WITH NO DATA, and jobs included).
+hypertables, continuous aggregates created WITH NO DATA, and jobs included). The continuous aggregates created
+there are recorded in `aggregate_backfills` in the same transaction, then, after the commit, refreshed over their
+whole span (db/backfill.py): their refresh policies only reach a few days back.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from georchestra_analytics.db import chunks, partitions, reject_retention, roles, timescale_policies
+from georchestra_analytics.db import backfill, chunks, partitions, reject_retention, roles, timescale_policies
 from georchestra_analytics.db.aggregates import DASHBOARD_VIEWS
 from georchestra_analytics.db.context import template_context
 from georchestra_analytics.db.flavor import ServerInfo, check_server
@@ -58,11 +60,12 @@ class MigrationReport:
     passwords_set: list[str] = field(default_factory=list)
     policy_actions: list[str] = field(default_factory=list)
     settings_changed: list[str] = field(default_factory=list)
+    backfilled: list[str] = field(default_factory=list)  # continuous aggregates refreshed over their whole span
 
     @property
     def changed(self) -> bool:
         return any((self.applied, self.reapplied, self.roles_created, self.passwords_set, self.policy_actions,
-                    self.settings_changed))  # fmt: skip
+                    self.settings_changed, self.backfilled))  # fmt: skip
 
     def lines(self) -> list[str]:
         if not self.changed:
@@ -74,6 +77,7 @@ class MigrationReport:
             *(f"set the password of role {name}" for name in self.passwords_set),
             *self.settings_changed,
             *self.policy_actions,
+            *(f"filled continuous aggregate {name} over the whole history" for name in self.backfilled),
         ]
 
     def as_dict(self) -> dict[str, Any]:
@@ -87,6 +91,7 @@ class MigrationReport:
             "passwords_set": self.passwords_set,
             "settings_changed": self.settings_changed,
             "policy_actions": self.policy_actions,
+            "backfilled": self.backfilled,
         }
 
 
@@ -260,6 +265,7 @@ def migrate(
             # Released at commit or rollback; a concurrent run waits here, then sees what this one committed.
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_lock_key(settings.schema),))
             report.server = check_server(conn, settings, create_extension=True)
+            aggregates_before = backfill.continuous_aggregates(conn, settings)
             _bootstrap(conn, settings.schema)
             applied = applied_migrations(conn, settings.schema)
             _check_applied(applied, known)
@@ -298,6 +304,10 @@ def migrate(
             else:
                 report.policy_actions = partitions.maintain(conn, settings, moment)
             done("policies")
+            created = backfill.continuous_aggregates(conn, settings) - aggregates_before
+            backfill.record(conn, settings.schema, created)
+    # After the commit: a refresh cannot run in a transaction block.
+    report.backfilled = backfill.fill(dsn, settings, created)
     for line in report.lines():
         log.info("%s", line)
     return report

@@ -5,19 +5,23 @@ connection of its own. Hourly first, then daily over the hourly, then monthly ov
 whole buckets (a refresh only materialises buckets wholly inside its window). Daily and monthly are forced:
 measured on TimescaleDB 2.28, a hierarchical aggregate's last bucket, which reaches past the level below's
 watermark, is materialised once and then ignores later invalidations; recomputing the few buckets of the
-window from the level below is cheap and always right. On the postgresql flavor the
+window from the level below is cheap and always right. The aggregates of 2.x's grain behind the ogc_summary_*
+views (db/legacy_schema.py) are refreshed with their level when they exist. On the postgresql flavor the
 rollups are already current when the batch commits, so this does nothing.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from georchestra_analytics.db.aggregates import FAMILIES, storage_name
+from georchestra_analytics.db.legacy_schema import COMPAT_AGGREGATES
 from georchestra_analytics.db.schema_info import read_schema_info
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,17 @@ def _widened(start: datetime, end: datetime, widen: timedelta) -> tuple[datetime
     return max(start, _EARLIEST + widen) - widen, min(end, _LATEST - widen) + widen
 
 
+def _existing(conn: psycopg.Connection[Any], schema: str, names: Iterable[str]) -> set[str]:
+    """Those of `names` that exist and that this role may refresh (a member of their owner: a schema not yet
+    migrated by the version that hands them to the aggregates' role keeps them with the migrating role)."""
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = ANY(%s) AND pg_has_role(current_user, c.relowner, 'USAGE')",
+        (schema, list(names)),
+    ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
 def refresh_aggregates(dsn: str, start: datetime, end: datetime, *, schema: str = "analytics") -> list[str]:
     """Refresh every aggregate over [start, end]; returns the aggregates refreshed (empty on postgresql)."""
     if end < start:
@@ -46,9 +61,11 @@ def refresh_aggregates(dsn: str, start: datetime, end: datetime, *, schema: str 
         info = read_schema_info(conn, schema)
         if info.flavor != "timescaledb":
             return refreshed
+        compat = _existing(conn, schema, COMPAT_AGGREGATES.values())
         for level, widen in _WIDEN.items():
-            for family in FAMILIES:
-                name = storage_name(family, level)
+            names = [storage_name(family, level) for family in FAMILIES]
+            names += [COMPAT_AGGREGATES[level]] if COMPAT_AGGREGATES[level] in compat else []
+            for name in names:
                 conn.execute(
                     "CALL refresh_continuous_aggregate(%s::regclass, %s, %s, force => %s)",
                     (sql.Identifier(schema, name).as_string(conn), *_widened(start, end, widen), level != "hourly"),
