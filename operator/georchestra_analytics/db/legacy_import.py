@@ -28,6 +28,7 @@ from georchestra_analytics.parser.formats import download_formats
 from georchestra_analytics.parser.ids import stable_id
 from georchestra_analytics.parser.organisations import OrganisationMap
 from georchestra_analytics.parser.privacy import Privacy
+from georchestra_analytics.parser.reject_privacy import RejectPrivacy
 from georchestra_analytics.parser.settings import ParserSettings
 from georchestra_analytics.parser.window import OUTSIDE_WINDOW, outside_window
 
@@ -174,9 +175,18 @@ class Batch:
     last_ts: datetime | None = None
 
 
+def _reject(reason: str, row: Mapping[str, Any], scrub: RejectPrivacy) -> dict[str, Any]:
+    """A reject of a 2.x row: its columns with the client-address rule applied (spec.parser.privacy), as the parse
+    job stores its rejects; the id comes from the row as 2.x stored it, so a second run finds the reject stored."""
+    return {"reason": reason, "raw": scrub.apply(_raw(row)), "source": SOURCE,
+            "id": stable_id("reject", legacy_id(row))}  # fmt: skip
+
+
 def convert(rows: Iterable[Mapping[str, Any]], settings: ParserSettings, rules: Rules) -> tuple[
-        list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
-    """(records, rejects) of 2.x rows: a row outside the accepted window or not storable is a reject."""
+        list[tuple[Mapping[str, Any], dict[str, Any]]], list[dict[str, Any]]]:  # fmt: skip
+    """(records, each beside the row it came from; rejects) of 2.x rows: a row outside the accepted window or not
+    storable is a reject."""
+    scrub = RejectPrivacy(rules.privacy)
     records, rejects = [], []
     for row in rows:
         reason = None
@@ -190,21 +200,21 @@ def convert(rows: Iterable[Mapping[str, Any]], settings: ParserSettings, rules: 
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             reason = f"unreadable 2.x row: {type(error).__name__}"
         if reason is None:
-            records.append(record)
+            records.append((row, record))
         else:
-            rejects.append({"reason": reason, "raw": _raw(row), "source": SOURCE,
-                            "id": stable_id("reject", legacy_id(row))})  # fmt: skip
+            rejects.append(_reject(reason, row, scrub))
     return records, rejects
 
 
 def _write_batch(conn: psycopg.Connection[Any], schema: str, rows: list[dict[str, Any]], settings: ParserSettings,
                  rules: Rules) -> Batch:  # fmt: skip
     batch = Batch(rows=len(rows), first_ts=rows[0]["ts"], last_ts=rows[-1]["ts"])
-    records, rejects = convert(rows, settings, rules)
+    pairs, rejects = convert(rows, settings, rules)
+    records = [record for _, record in pairs]
     outcome = write_isolating(conn, schema, records, read_schema_info(conn, schema), checked=True)
-    for position, why in sorted(outcome.refused.items()):
-        rejects.append({"reason": "unstorable record: " + why, "raw": _raw(rows[position]), "source": SOURCE,
-                        "id": stable_id("reject", records[position]["id"])})  # fmt: skip
+    scrub = RejectPrivacy(rules.privacy)
+    for position, why in sorted(outcome.refused.items()):  # positions in `records`, whose rows are in `pairs`
+        rejects.append(_reject("unstorable record: " + why, pairs[position][0], scrub))
     batch.written = outcome.written
     batch.present = len(records) - len(outcome.refused) - outcome.written
     if rejects:
