@@ -26,8 +26,15 @@ from tests.support.legacy_2x import (
 )
 
 from georchestra_analytics.cli import cli
+from georchestra_analytics.db import legacy_import
 from georchestra_analytics.db.aggregates import storage_name
-from georchestra_analytics.db.legacy_import import SOURCE, LegacyImportError, import_history, imported_counts
+from georchestra_analytics.db.legacy_import import (
+    SOURCE,
+    LegacyImportError,
+    import_history,
+    imported_counts,
+    read_checkpoint,
+)
 from georchestra_analytics.db.migrate import LegacySchemaFound, migrate
 from georchestra_analytics.db.settings import DatabaseSettings
 from georchestra_analytics.parser.formats import canonical_format
@@ -232,6 +239,32 @@ QUESTIONS = {
 # Where an answer names download formats: 2.x named them by its labels (Excel, Shapefile, JSON), this project by
 # one canonical name per format (docs/classification.md), so 2.x's answer is read through that table.
 FORMAT_COLUMN = {"downloads per format": 0, "every hourly row": 13, "every daily row": 13, "every monthly row": 13}
+
+
+def test_an_import_whose_refresh_failed_refreshes_on_the_next_run(
+    timescale_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    legacy = create_legacy_database(timescale_dsn, rows=300, buffered=0, schema="old")
+    migrate(timescale_dsn, SETTINGS)
+    settings = ParserSettings()
+
+    def failing(*_args: Any, **_kwargs: Any) -> list[str]:  # a fault the real refresh cannot be made to raise
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    with monkeypatch.context() as faulty:
+        faulty.setattr(legacy_import, "refresh_aggregates", failing)
+        with pytest.raises(psycopg.OperationalError):
+            import_history(timescale_dsn, "old", "analytics", settings, batch_size=100)
+    with psycopg.connect(timescale_dsn, autocommit=True) as conn:
+        assert not read_checkpoint(conn, "analytics", "old").finished
+        assert _materialised_requests(conn, "daily") == 0
+    again = import_history(timescale_dsn, "old", "analytics", settings, batch_size=100)
+    assert (again.read, again.written) == (0, 0)
+    assert again.refreshed  # the refresh the first run did not finish
+    with psycopg.connect(timescale_dsn, autocommit=True) as conn:
+        assert read_checkpoint(conn, "analytics", "old").finished
+        assert _materialised_requests(conn, "daily") == legacy.rows - 2  # the 1970 rows are rejects
+    assert not import_history(timescale_dsn, "old", "analytics", settings).refreshed  # finished: nothing to redo
 
 
 def _in_canonical_names(question: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -410,12 +410,14 @@ def import_history(
                     on_batch(batch.rows)
             else:  # the loop's condition ended it, not the end of the rows: stopped early, like an interruption
                 return run
+        # Over the whole imported span: a run resumed after an interruption refreshes what the first one wrote
+        # too; on timescaledb the aggregates of 2.x's grain are refreshed with the others (db/refresh.py). The
+        # import is marked finished only then: a run whose refresh failed (or that died) leaves it unfinished, and
+        # the next run refreshes again.
+        if point.first_ts is not None and point.max_ts is not None and (run.written or not was_finished):
+            run.refreshed = refresh_aggregates(dsn, point.first_ts, point.max_ts, schema=target)
         with conn.transaction():
             _save(conn, target, point, finished=True)
-    # Over the whole imported span: a run resumed after an interruption refreshes what the first one wrote too;
-    # on timescaledb the aggregates of 2.x's grain are refreshed with the others (db/refresh.py).
-    if point.first_ts is not None and point.max_ts is not None and (run.written or not was_finished):
-        run.refreshed = refresh_aggregates(dsn, point.first_ts, point.max_ts, schema=target)
     return run
 
 
