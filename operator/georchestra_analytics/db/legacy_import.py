@@ -21,6 +21,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from georchestra_analytics.db.isolate import write_isolating
+from georchestra_analytics.db.legacy_schema import BUFFER_TABLES
 from georchestra_analytics.db.refresh import refresh_aggregates
 from georchestra_analytics.db.schema_info import read_schema_info
 from georchestra_analytics.db.writer import record_problem, write_rejects
@@ -335,7 +336,7 @@ def _copy_buffer(conn: psycopg.Connection[Any], source: str, target: str, point:
         "severity_text", "severity_number", "flags", "dropped_attributes_count", "source_type")))  # fmt: skip
     copied = 0
     with conn.transaction():
-        for table in ("opentelemetry_buffer", "otel_buffer"):
+        for table in BUFFER_TABLES:
             if source == target and table == "otel_buffer":
                 continue
             name = sql.Identifier(source, table)

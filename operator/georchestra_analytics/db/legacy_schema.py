@@ -16,16 +16,17 @@ from psycopg import sql
 
 # Columns only 2.x's access_logs has: this project's has none of them.
 _MARK_COLUMNS = ("app_id", "request_details", "oid")
+# Buffer tables a 2.x schema may hold, copied into this project's buffer by `db import-2x`.
 BUFFER_TABLES = ("opentelemetry_buffer", "otel_buffer")
 AGGREGATES = ("ogc_summary_hourly", "ogc_summary_daily", "ogc_summary_monthly")
-SOURCE_SCHEMA_IN_PLACE = "analytics_2x"
+SOURCE_SCHEMA_IN_PLACE = "analytics_2x"  # where `db import-2x --in-place` moves a 2.x schema
 # This project's continuous aggregates with 2.x's ogc_summary_* grain (timescaledb flavor,
 # views/ogc_summary_2x.sql.j2).
 COMPAT_AGGREGATES = {
     "hourly": "legacy_ogc_hourly",
     "daily": "legacy_ogc_daily",
     "monthly": "legacy_ogc_monthly",
-}  # where `db import-2x --in-place` moves a 2.x schema
+}
 
 
 @dataclass(frozen=True)
