@@ -33,6 +33,7 @@ class ResyncSchedule:
     retry: float = RETRY_SECONDS
     debounce: float = DEBOUNCE_SECONDS
     _due: dict[StackKey, float] = field(default_factory=dict)
+    _asked: dict[StackKey, float] = field(default_factory=dict)  # when an event last asked for a reconcile
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def due(self, live: Iterable[StackKey], now: float) -> list[StackKey]:
@@ -42,18 +43,26 @@ class ResyncSchedule:
         with self._guard:
             for key in [key for key in self._due if key not in keys]:
                 del self._due[key]
+                self._asked.pop(key, None)
             for key in keys - self._due.keys():
                 self._due[key] = now + self.interval
             return sorted(key for key, at in self._due.items() if at <= now)
 
-    def done(self, key: StackKey, now: float, *, ok: bool) -> None:
+    def done(self, key: StackKey, now: float, *, ok: bool, started: float | None = None) -> None:
+        """A reconcile that began at `started` has ended. An event that came while it ran may show a change it
+        did not see (a Job finishing as it read the Jobs): that event's reconcile still runs."""
         with self._guard:
-            self._due[key] = now + (self.interval if ok else self.retry)
+            at = now + (self.interval if ok else self.retry)
+            asked = self._asked.pop(key, None)
+            if asked is not None and started is not None and asked >= started:
+                at = min(at, asked + self.debounce)
+            self._due[key] = at
 
     def soon(self, key: StackKey, now: float) -> None:
         """A child or Secret event: reconcile after the debounce, unless already due sooner."""
         with self._guard:
             self._due[key] = min(self._due.get(key, now + self.debounce), now + self.debounce)
+            self._asked[key] = now
 
     def snapshot(self) -> dict[StackKey, float]:
         with self._guard:
@@ -75,6 +84,7 @@ async def resync_loop(
     running: set[StackKey] = set()
 
     async def one(key: StackKey) -> None:
+        started = clock()
         try:
             async with slots:
                 # The index is read again: the stack may have gone while waiting for a slot.
@@ -83,7 +93,7 @@ async def resync_loop(
                 except Exception:  # a bug must not make the stack due again at every tick
                     log.exception("resync of %s/%s failed", *key)
                     ok = False
-            schedule.done(key, clock(), ok=ok)
+            schedule.done(key, clock(), ok=ok, started=started)
         finally:
             running.discard(key)
 

@@ -35,6 +35,18 @@ def test_a_failure_is_retried_sooner_and_an_event_sooner_still() -> None:
     assert schedule.snapshot()[A] == 32
 
 
+def test_an_event_during_a_reconcile_is_not_lost_when_it_ends() -> None:
+    schedule = ResyncSchedule(interval=3600, retry=15, debounce=0.5)
+    schedule.due([A], now=0)
+    schedule.soon(A, now=10)  # a child changed: due at 10.5
+    assert schedule.due([A], now=10.5) == [A]
+    schedule.soon(A, now=11)  # the Job finished while that reconcile was reading the Jobs
+    schedule.done(A, now=12, ok=True, started=10.5)
+    assert schedule.due([A], now=12) == [A]  # the event's reconcile still runs, not an hour later
+    schedule.done(A, now=13, ok=True, started=12)
+    assert schedule.snapshot()[A] == 13 + 3600  # no event this time: the next resync
+
+
 def test_a_stack_gone_from_the_index_is_forgotten() -> None:
     schedule = ResyncSchedule(interval=60)
     schedule.due([A, B], now=0)
