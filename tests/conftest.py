@@ -12,6 +12,7 @@ import pytest
 
 pytest_plugins = [
     "tests.support.components",
+    "tests.support.figures",
     "tests.support.postgres",
     "tests.support.k8s",
     "tests.support.vector_binary",

@@ -32,6 +32,7 @@ from tests.support.audited_control_plane import (
     now,
     service_account_user,
 )
+from tests.support.figures import figure_reporter
 from tests.support.helm_chart import crd_document
 from tests.support.helm_cluster import install_crd
 from tests.support.operator import (
@@ -54,6 +55,7 @@ from georchestra_analytics.kube.pods import SECRETS_CHECKSUM_ANNOTATION
 from georchestra_analytics.stack import KIND, parse_stack
 
 REPO = Path(__file__).resolve().parents[2]
+FIGURES = "operator under faults (tests/k8s/test_operator_faults.py)"
 NAME = "analytics"
 RESYNC = 2.0
 MIGRATE = {"app.kubernetes.io/instance": NAME, "app.kubernetes.io/component": "migrate"}
@@ -194,9 +196,14 @@ def _condition_times(stack: Object) -> dict[str, str]:
 
 
 def test_the_api_server_restarted_during_a_reconcile(
-    plane: AuditedControlPlane, admin: KubeApi, watched: Watched, monkeypatch: pytest.MonkeyPatch
+    plane: AuditedControlPlane,
+    admin: KubeApi,
+    watched: Watched,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     namespace = watched.namespace
+    report = figure_reporter(request.config, FIGURES)
     with running_operator(watched.kubeconfig, [namespace], resync_seconds=RESYNC) as log:
         admin.apply(_document(namespace))
         _drive_to_ready(admin, namespace, "Ready before the fault", log)
@@ -209,11 +216,14 @@ def test_the_api_server_restarted_during_a_reconcile(
         gate.install(monkeypatch)
         admin.apply(_document(namespace, collector={"replicas": 2}))
         assert gate.held.wait(60), log.text()
+        stopped = time.monotonic()
         plane.stop_apiserver()
         gate.release.set()
         assert gate.done.wait(60)
         assert isinstance(gate.outcome, KubeError) and gate.outcome.reason == "Unreachable", gate.outcome
         plane.start_apiserver()
+        restarted = time.monotonic()
+        down = restarted - stopped
 
         # Converged: the new replica count applied, both replicas ready, Ready again, the spec observed.
         wait_for(
@@ -226,6 +236,7 @@ def test_the_api_server_restarted_during_a_reconcile(
         )
         mark_workload_ready(admin, "Deployment", namespace, f"{NAME}-collector", controllers=True)
         wait_for(lambda: _ready(admin, namespace), "Ready after the restart", 60, log)
+        converged = time.monotonic() - restarted
 
     after = _stack(admin, namespace)
     # No Job created twice: the db-migrate Job is the very one from before (the spec change does not touch it).
@@ -238,12 +249,19 @@ def test_the_api_server_restarted_during_a_reconcile(
     times = _condition_times(after)
     for kind in ("DatabaseReady", "SchemaReady", "ParserReady"):
         assert times[kind] == kept[kind], kind
+    report(
+        "API server stopped during a reconcile (held at the collector's apply): the reconcile ended"
+        f" {gate.outcome.reason}; API server away {down:.1f} s (its stop and start included); Ready again"
+        f" {converged:.1f} s after its start returned (the test marked the new replica ready); db-migrate Jobs"
+        f" {len(jobs_before)} before, the same {len(jobs_before)} after; status kept: {', '.join(KEPT_STATUS)}"
+    )
 
 
 def test_the_operator_killed_mid_rollout_and_a_child_deleted_while_it_is_down(
-    plane: AuditedControlPlane, admin: KubeApi, watched: Watched, tmp_path: Path
+    plane: AuditedControlPlane, admin: KubeApi, watched: Watched, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     namespace = watched.namespace
+    report = figure_reporter(request.config, FIGURES)
     operator = OperatorProcess(watched.kubeconfig, [namespace], tmp_path / "operator.log", resync_seconds=RESYNC)
     operator.start()
     log = cast(Any, operator)  # what a failing wait prints: the operator's log
@@ -278,6 +296,7 @@ def test_the_operator_killed_mid_rollout_and_a_child_deleted_while_it_is_down(
         # the events it watches.
         operator.resync_seconds = 3600
         operator.start()
+        restarted = time.monotonic()
         wait_for(
             lambda: admin.get("ConfigMap", namespace, f"{NAME}-collector-config"),
             "the ConfigMap back",
@@ -285,6 +304,7 @@ def test_the_operator_killed_mid_rollout_and_a_child_deleted_while_it_is_down(
             log,
         )
         wait_for(lambda: admin.get("Service", namespace, f"{NAME}-collector"), "the Service back", 60, log)
+        restored = time.monotonic() - restarted
         # The superseded db-migrate Job is removed (the restarted operator prunes on its first reconcile), the new
         # one is there, once.
         new_jobs = wait_for(
@@ -314,6 +334,11 @@ def test_the_operator_killed_mid_rollout_and_a_child_deleted_while_it_is_down(
         assert after["status"]["lastParse"] == before["status"]["lastParse"]
         assert after["status"]["schemaVersion"] == before["status"]["schemaVersion"]
         assert killed > changed
+        report(
+            f"operator SIGKILLed at its first rollout write, ConfigMap and Service deleted while it was down:"
+            f" both back {restored:.1f} s after its restart; the new db-migrate Job created {len(creations)} time(s)"
+            f" (audit log), the superseded one pruned; lastParse and schemaVersion kept"
+        )
 
         # The restarted operator did not write the (complete) roles Secret itself: a person's rotation of it still
         # rolls the collector.
