@@ -27,12 +27,11 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from tests.support.helm_chart import crd_document, documented_grants
-from tests.support.helm_cluster import install_crd
+from tests.support.helm_chart import documented_grants
 from tests.support.kube_children import pod_template
 from tests.support.operator import (
     OperatorLog,
-    admin_api,
+    admin_with_crd,
     condition,
     create_namespace,
     delete_namespace,
@@ -106,9 +105,7 @@ class Stage:
 
 @pytest.fixture(scope="module")
 def admin(kube_cluster: Any) -> KubeApi:
-    api = admin_api(Path(kube_cluster.kubeconfig))
-    install_crd(api.client, crd_document())
-    return api
+    return admin_with_crd(Path(kube_cluster.kubeconfig))
 
 
 @pytest.fixture

@@ -33,10 +33,8 @@ from tests.support.audited_control_plane import (
     service_account_user,
 )
 from tests.support.figures import figure_reporter
-from tests.support.helm_chart import crd_document
-from tests.support.helm_cluster import install_crd
 from tests.support.operator import (
-    admin_api,
+    admin_with_crd,
     condition,
     create_namespace,
     delete_namespace,
@@ -71,9 +69,7 @@ def plane() -> Iterator[AuditedControlPlane]:
 
 @pytest.fixture(scope="module")
 def admin(plane: AuditedControlPlane) -> KubeApi:
-    api = admin_api(plane.kubeconfig)
-    install_crd(api.client, crd_document())
-    return api
+    return admin_with_crd(plane.kubeconfig)
 
 
 @dataclass

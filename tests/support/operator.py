@@ -31,8 +31,8 @@ from georchestra_analytics.controller.jobs import ParserHealth
 from georchestra_analytics.controller.reconcile import ReconcileOptions
 from georchestra_analytics.controller.runner import OperatorOptions, run_operator
 from georchestra_analytics.kube.apply import KubeApi, Object
-from tests.support.helm_chart import RELEASE, template
-from tests.support.helm_cluster import server_side_apply
+from tests.support.helm_chart import RELEASE, crd_document, template
+from tests.support.helm_cluster import install_crd, server_side_apply
 
 T = TypeVar("T")
 RBAC_KINDS = ("ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
@@ -45,6 +45,13 @@ def unique(prefix: str) -> str:
 
 def admin_api(kubeconfig: Path) -> KubeApi:
     return KubeApi(k8s_config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
+
+
+def admin_with_crd(kubeconfig: Path) -> KubeApi:
+    """The cluster admin's client, once the chart's AnalyticsStack CRD is installed and served."""
+    api = admin_api(kubeconfig)
+    install_crd(api.client, crd_document())
+    return api
 
 
 def create_namespace(api: KubeApi, name: str, *, restricted: bool = False) -> None:

@@ -14,11 +14,10 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
-from tests.support.older_families import ADDED_BY, families_before
+from tests.support.older_families import ADDED_BY, migrate_as_before
 
 from georchestra_analytics.db import aggregates, backfill
 from georchestra_analytics.db.migrate import migrate
-from georchestra_analytics.db.migrations import versioned_migrations
 from georchestra_analytics.db.refresh import refresh_aggregates
 from georchestra_analytics.db.settings import DatabaseSettings
 
@@ -70,10 +69,7 @@ def _from_raw(conn: psycopg.Connection[Any], table: str, level: str, condition: 
 
 def _build_older(dsn: str, version: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The database the version before `version` left, from before the compatibility views too, holding records."""
-    before = [m for m in versioned_migrations("timescaledb") if m.version < version]
-    with monkeypatch.context() as older:
-        families_before(older, version)
-        migrate(dsn, SETTINGS, migrations=before)
+    migrate_as_before(dsn, SETTINGS, version, monkeypatch)
     with psycopg.connect(dsn) as conn:
         conn.execute("DROP MATERIALIZED VIEW analytics.legacy_ogc_hourly CASCADE")  # the monthly, daily and views
         _insert(conn, with_extent=version[:4] > "0009")

@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from tests.support.accesslogs import gateway_row, proxy_line
-from tests.support.older_families import families_before
+from tests.support.older_families import compress_every_chunk, migrate_as_before
 
 from georchestra_analytics.db.buffer import insert_buffer_rows
 from georchestra_analytics.db.migrate import migrate
-from georchestra_analytics.db.migrations import versioned_migrations
 from georchestra_analytics.db.settings import DatabaseSettings
 from georchestra_analytics.parser.ingest import buffer_rows
 from georchestra_analytics.parser.job import run_worker
@@ -27,10 +26,7 @@ DOWNLOAD = "/geoserver/wfs?service=WFS&request=GetFeature&typeName=a:b&outputFor
 
 def _upgrade(dsn: str, flavor: str, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = DatabaseSettings(flavor=flavor)  # type: ignore[arg-type]
-    before = [m for m in versioned_migrations(flavor) if m.version < NEW]
-    with monkeypatch.context() as older:
-        families_before(older, NEW)
-        migrate(dsn, settings, migrations=before)
+    migrate_as_before(dsn, settings, NEW, monkeypatch)
     with psycopg.connect(dsn) as conn:
         conn.execute(
             "INSERT INTO analytics.access_logs (ts, id, source, path, org, download_format, roles, layers, workspaces,"
@@ -39,10 +35,7 @@ def _upgrade(dsn: str, flavor: str, monkeypatch: pytest.MonkeyPatch) -> None:
             (OLD_TS,),
         )
         if flavor == "timescaledb":
-            compressed = conn.execute(
-                "SELECT count(compress_chunk(c)) FROM show_chunks('analytics.access_logs') c"
-            ).fetchone()
-            assert compressed == (1,)
+            assert compress_every_chunk(conn) == 1
     report = migrate(dsn, settings)
     assert report.applied[0] == NEW  # later migrations may follow
     assert not migrate(dsn, settings).changed
