@@ -18,6 +18,7 @@ from georchestra_analytics.db.settings import DatabaseSettings
 ADDED_BY = {
     **dict.fromkeys(aggregates.EXTENT_FAMILIES, "0009"),
     **dict.fromkeys(aggregates.AUDIENCE_FAMILIES, "0010"),
+    **dict.fromkeys(aggregates.ROBOT_FAMILIES, "0012"),
 }
 
 

@@ -1,5 +1,5 @@
 """Continuous aggregates a migration creates on a database that already holds records are filled over the whole
-history, not only over their refresh policies' few days: the families of migrations 0009 and 0010 and the
+history, not only over their refresh policies' few days: the families of migrations 0009, 0010 and 0012 and the
 aggregates behind the ogc_summary_* compatibility views. Checked through the views dashboards read, after a
 refresh over the last days (what a policy or the parse job does) has moved the aggregates' watermark past the old
 records, so real-time aggregation no longer computes them from the raw rows: each view must equal a GROUP BY over
@@ -29,21 +29,24 @@ TIMES = [*OLD, NOW - timedelta(hours=1)]
 UNIT = {"hourly": "1 hour", "daily": "1 day", "monthly": "1 month"}
 
 
-def _insert(conn: psycopg.Connection[Any], with_extent: bool) -> None:
+def _insert(conn: psycopg.Connection[Any], with_extent: bool, with_robots: bool = False) -> None:
     extent = ", extent_west, extent_south, extent_east, extent_north" if with_extent else ""
     values = ", 1.0, 45.0, 2.0, 46.0" if with_extent else ""
+    robot = ", is_robot" if with_robots else ""
     for position, ts in enumerate(TIMES):
         service = None if position % 4 == 3 else "WMS"  # some non-OGC requests, which ogc_summary leaves out
+        flag = (position % 2 == 0,) if with_robots else ()  # robots on each old day, for the robot mirrors
         conn.execute(
             "INSERT INTO analytics.access_logs (ts, id, source, app, path, service, request, roles, layers,"
-            " workspaces, tiled, is_download, tags, response_time_ms) VALUES (%s, %s, 'gateway', 'geoserver',"
-            " '/geoserver/wms', %s, 'getmap', '{}', '{topp:states}', '{topp}', false, false, '{}', %s)",
-            (ts, f"r{position}", service, 10 * position),
+            f" workspaces, tiled, is_download, tags, response_time_ms{robot}) VALUES (%s, %s, 'gateway',"
+            " 'geoserver', '/geoserver/wms', %s, 'getmap', '{}', '{topp:states}', '{topp}', false, false, '{}', %s"
+            f"{', %s' if with_robots else ''})",
+            (ts, f"r{position}", service, 10 * position, *flag),
         )
         conn.execute(
-            f"INSERT INTO analytics.access_log_layers (ts, id, layer, workspace, app, service{extent}) VALUES"
-            f" (%s, %s, 'topp:states', 'topp', 'geoserver', %s{values})",
-            (ts, f"r{position}", service),
+            f"INSERT INTO analytics.access_log_layers (ts, id, layer, workspace, app, service{extent}{robot}) VALUES"
+            f" (%s, %s, 'topp:states', 'topp', 'geoserver', %s{values}{', %s' if with_robots else ''})",
+            (ts, f"r{position}", service, *flag),
         )
 
 
@@ -72,10 +75,10 @@ def _build_older(dsn: str, version: str, monkeypatch: pytest.MonkeyPatch) -> Non
     migrate_as_before(dsn, SETTINGS, version, monkeypatch)
     with psycopg.connect(dsn) as conn:
         conn.execute("DROP MATERIALIZED VIEW analytics.legacy_ogc_hourly CASCADE")  # the monthly, daily and views
-        _insert(conn, with_extent=version[:4] > "0009")
+        _insert(conn, with_extent=version[:4] > "0009", with_robots=version[:4] > "0010")
 
 
-@pytest.mark.parametrize("version", ["0009_requested_extent", "0010_audience"])
+@pytest.mark.parametrize("version", ["0009_requested_extent", "0010_audience", "0012_robot_mirrors"])
 def test_aggregates_created_by_an_upgrade_hold_the_whole_history(
     timescale_dsn: str, version: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -95,9 +98,18 @@ def test_aggregates_created_by_an_upgrade_hold_the_whole_history(
                 table = aggregates.SOURCE_TABLE[family]
                 condition = aggregates.SOURCE_FILTERS.get(family, "true")
                 raw = _from_raw(conn, table, level, condition)
-                if family != "layer_extents" or version[:4] > "0009":  # rows from before 0009 have no extent
+                # Rows from before 0009 have no extent, from before 0010 no robot flag.
+                if (family != "layer_extents" or version[:4] > "0009") and (
+                    family not in aggregates.ROBOT_FAMILIES or version[:4] > "0010"
+                ):
                     assert len(raw) > 3, (family, level, raw)
-                assert _from_views(conn, f"{family}_{level}", "bucket", "requests") == raw, (family, level)
+                # The robot mirrors have no views: their storage, as their originals' views read it.
+                view = (
+                    f"{family}_{level}"
+                    if family in aggregates.DASHBOARD_FAMILIES
+                    else aggregates.storage_name(family, level)
+                )
+                assert _from_views(conn, view, "bucket", "requests") == raw, (family, level)
             raw = _from_raw(conn, "access_logs", level, "service IS NOT NULL")
             assert sum(count for _, count in raw) == len(TIMES) - 2
             assert _from_views(conn, f"ogc_summary_{level}", f"bucket_{level}", "nb_req") == raw, level

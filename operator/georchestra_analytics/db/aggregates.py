@@ -1,6 +1,6 @@
 """The aggregates' dimensions and measures: one definition for both flavors, the writer and the tests.
 
-Six families, each by hour, day and month. Each groups by a few dimensions only: an aggregate over every
+Eleven families, each by hour, day and month. Each groups by a few dimensions only: an aggregate over every
 dimension at once has about as many rows as the raw table (user x referrer x layer x ... rarely repeat within
 an hour), which defeats its purpose. Together they cover every dimension dashboards need:
 - `usage`: requests by application, server, service, operation, status, organisation, tiled, download/format;
@@ -13,9 +13,13 @@ an hour), which defeats its purpose. Together they cover every dimension dashboa
 - `client_layers` (migration 0010): per (request, layer), by client application, robot or not, application;
 - `layer_extents` (migration 0009): per (request, layer), by the grid cell of the requested extent's centre
   (docs/classification.md#extents): where on the map users look, layer by layer.
-The existing four families have no robot dimension: adding one means recreating their continuous aggregates,
-which loses history beyond the raw retention; robots are left out of the dashboards through the two new ones
-(docs/dashboards.md).
+- `robot_usage`, `robot_layer_usage`, `robot_user_usage`, `robot_client_usage` (migration 0012): the robot
+  mirrors of the four families of migration 0003, with their dimensions and measures, counting only the rows of
+  robots (`is_robot`; NULL, never checked, counts as people as everywhere).
+The four families of migration 0003 have no robot dimension: adding one means recreating their continuous
+aggregates, which loses history beyond the raw retention. Their dashboard views (timescale/views/dashboards.sql.j2)
+split them instead: robots are the mirror's rows, people the family's rows minus the mirror's of the same bucket
+and dimensions (docs/database.md#people-and-robots). The mirrors have no views of their own.
 Expressions are trusted SQL fragments written here (never configuration), over the source table's columns.
 """
 
@@ -34,7 +38,12 @@ FAMILIES_OF_0003: tuple[str, ...] = ("usage", "layer_usage", "user_usage", "clie
 EXTENT_FAMILIES: tuple[str, ...] = ("layer_extents",)
 # Migration 0010's: robots, countries and client applications.
 AUDIENCE_FAMILIES: tuple[str, ...] = ("audience", "client_layers")
-FAMILIES: tuple[str, ...] = (*FAMILIES_OF_0003, *EXTENT_FAMILIES, *AUDIENCE_FAMILIES)
+# Migration 0012's: each family of 0003 -> its robot mirror (the robots' share of it).
+ROBOT_MIRRORS: dict[str, str] = {family: f"robot_{family}" for family in FAMILIES_OF_0003}
+ROBOT_FAMILIES: tuple[str, ...] = tuple(ROBOT_MIRRORS.values())
+FAMILIES: tuple[str, ...] = (*FAMILIES_OF_0003, *EXTENT_FAMILIES, *AUDIENCE_FAMILIES, *ROBOT_FAMILIES)
+# The families with dashboard views: all but the mirrors, which only feed their originals' views.
+DASHBOARD_FAMILIES: tuple[str, ...] = tuple(family for family in FAMILIES if family not in ROBOT_FAMILIES)
 SOURCE_TABLE = {
     "usage": "access_logs",
     "layer_usage": "access_log_layers",
@@ -44,6 +53,7 @@ SOURCE_TABLE = {
     "client_layers": "access_log_layers",
     "layer_extents": "access_log_layers",
 }
+SOURCE_TABLE.update({mirror: SOURCE_TABLE[family] for family, mirror in ROBOT_MIRRORS.items()})
 RAW_TABLES: tuple[str, ...] = ("access_logs", "access_log_layers")
 
 # The host of an absolute referrer URL, lower-cased; NULL for anything else.
@@ -91,6 +101,8 @@ SOURCE_FILTERS: dict[str, str] = {
         f" AND extent_east - extent_west <= {MAX_EXTENT_DEGREES}"
         f" AND extent_north - extent_south <= {MAX_EXTENT_DEGREES}"
     ),
+    # NULL (stored before migration 0010, never checked) fails it: such rows count as people.
+    **dict.fromkeys(ROBOT_FAMILIES, "is_robot"),
 }
 
 
@@ -127,6 +139,7 @@ DIMENSIONS: dict[str, tuple[Dimension, ...]] = {
         Dimension("cell_y", "integer", _EXTENT_CELL_Y),
     ),
 }
+DIMENSIONS.update({mirror: DIMENSIONS[family] for family, mirror in ROBOT_MIRRORS.items()})
 
 # Columns access_log_layers copies from its access_logs row (besides ts, id, layer, workspace).
 LAYER_ROW_COLUMNS: tuple[str, ...] = (
@@ -146,6 +159,8 @@ class Measure:
     from_raw: str  # aggregate over raw rows
     rollup: str  # aggregate over a finer aggregate's rows
     merge: str  # combine the stored value `t.<name>` with a new one `excluded.<name>` (postgresql upserts)
+    # A sum, which a subtraction undoes (the views' people = all - robots); min and max are not.
+    additive: bool = True
 
     @property
     def column(self) -> Quoted:
@@ -181,9 +196,9 @@ def _measures() -> tuple[Measure, ...]:
         _sum("response_time_count", "count(response_time_ms)"),
         _sum("response_time_sum", "coalesce(sum(response_time_ms), 0)::bigint"),
         Measure("response_time_min", "integer", "min(response_time_ms)", "min(response_time_min)",
-                "least(t.response_time_min, excluded.response_time_min)"),
+                "least(t.response_time_min, excluded.response_time_min)", additive=False),
         Measure("response_time_max", "integer", "max(response_time_ms)", "max(response_time_max)",
-                "greatest(t.response_time_max, excluded.response_time_max)"),
+                "greatest(t.response_time_max, excluded.response_time_max)", additive=False),
     ]  # fmt: skip
     for name, lower, upper in bucket_columns():
         condition = f"response_time_ms >= {lower}" + (f" AND response_time_ms < {upper}" if upper else "")
@@ -197,7 +212,7 @@ HISTOGRAM_COLUMNS: tuple[str, ...] = tuple(name for name, _, _ in bucket_columns
 
 # The stable views (timescale/views/dashboards.sql.j2): the dashboards' whole interface to the data.
 DASHBOARD_VIEWS: tuple[str, ...] = (
-    *(f"{family}_{level}" for family in FAMILIES for level in LEVELS),
+    *(f"{family}_{level}" for family in DASHBOARD_FAMILIES for level in LEVELS),
     *(f"ogc_summary_{level}" for level in LEVELS),
     "ogc_summary",
 )
@@ -216,8 +231,12 @@ def template_context() -> dict[str, object]:
         # Migration 0003 renders `families`; the repeatable grants and views render every family.
         "families": FAMILIES_OF_0003,
         "all_families": FAMILIES,
+        # Read at call time, so a test that makes the code know only older families renders their views.
+        "dashboard_families": tuple(family for family in FAMILIES if family not in ROBOT_FAMILIES),
+        "robot_mirror": {family: mirror for family, mirror in ROBOT_MIRRORS.items() if mirror in FAMILIES},
         "audience_families": AUDIENCE_FAMILIES,
         "extent_families": EXTENT_FAMILIES,
+        "robot_families": ROBOT_FAMILIES,
         "source_filter": {family: Quoted(condition) for family, condition in SOURCE_FILTERS.items()},
         "cells_per_degree": Quoted(str(CELLS_PER_DEGREE)),
         "source_table": {family: Quoted(table) for family, table in SOURCE_TABLE.items()},
