@@ -2,10 +2,11 @@
 
     python bench/bench_dashboards.py [--rows 10000000] [--flavor timescaledb --flavor postgresql] [--dsn DSN]
 
-Fills a fresh database per flavor with a year of synthetic access records (generated inside PostgreSQL), builds
-the aggregates the way production does (TimescaleDB: refresh of the continuous aggregates; PostgreSQL: the
-parse job's rollup statements over the whole table), then times each question both ways (best of three, warm
-cache) and prints both times and their ratio, after checking that both ways give the same answer.
+Fills a fresh database per flavor with a year of synthetic access records (generated inside PostgreSQL, one in
+ten from a robot), builds every aggregate family (TimescaleDB: refresh of the continuous aggregates, as
+production does; PostgreSQL: the rows the parse job's rollup statements would have written, built in bulk a month
+at a time, see build_rollups), then times each question both ways (best of three, warm cache) and prints both
+times and their ratio, after checking that both ways give the same answer, and the rows of each aggregate.
 Then prints the bytes stored per record: raw (access_logs), per layer (access_log_layers), aggregates, and on
 timescaledb the raw tables again after compressing every chunk. Without --dsn it starts a throwaway cluster from the
 test tier's binaries (ANALYTICS_TIMESCALEDB_TARBALL adds TimescaleDB, as for the timescale tier).
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
@@ -33,7 +35,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository r
 from tests.support.postgres import server_binaries
 from tests.support.sizing import RAW_TABLES, sizes
 
-from georchestra_analytics.db.aggregates import FAMILIES, LEVELS, SOURCE_TABLE, storage_name
+from georchestra_analytics.db.aggregates import (
+    DIMENSIONS,
+    FAMILIES,
+    LEVEL_UNIT,
+    LEVELS,
+    MEASURES,
+    SOURCE_FILTERS,
+    SOURCE_TABLE,
+    storage_name,
+)
 from georchestra_analytics.db.context import schema_context
 from georchestra_analytics.db.embedded import EmbeddedPostgres, find_bindir
 from georchestra_analytics.db.histogram import bucket_of
@@ -55,7 +66,7 @@ SERVER_SETTINGS = {"shared_buffers": "2GB", "work_mem": "256MB", "maintenance_wo
 GENERATE = """
 INSERT INTO analytics.access_logs (ts, id, source, server, app, method, path, query, status, "user", org, roles,
     service, request, layers, workspaces, tiled, is_download, download_format, response_time_ms, response_size,
-    referrer, user_agent, client_ip, tags)
+    referrer, user_agent, client_ip, tags, is_robot, robot_family)
 SELECT ts, md5(n::text), 'bench', CASE WHEN app = 'geoserver' THEN 'maps.example.org' ELSE 'sdi.example.org' END,
     app, 'GET', '/' || app || '/ows', NULL, status, "user",
     CASE WHEN "user" IS NOT NULL THEN 'org' || (user_no %% 30) END,
@@ -71,7 +82,8 @@ SELECT ts, md5(n::text), 'bench', CASE WHEN app = 'geoserver' THEN 'maps.example
     CASE WHEN r4 < 0.7 THEN 'https://portal' || floor(10 * r4 * r4)::int || '.example.org/map' END,
     jsonb_build_object('family', (ARRAY['Firefox', 'Chrome', 'Safari', 'QGIS', 'Edge', 'curl', 'Other', 'OpenLayers'])
         [1 + floor(8 * r4 * r4)::int], 'os', 'Linux', 'device', 'Other', 'version', '1'),
-    '192.0.2.0', ARRAY['ogc']
+    '192.0.2.0', ARRAY['ogc'],
+    robot IS NOT NULL, robot
 FROM (
     SELECT n, %(start)s::timestamptz + random() * %(span)s::interval AS ts,
         ARRAY[['WMS', 'getmap'], ['WMTS', 'gettile'], ['WMS', 'getcapabilities'], ['WFS', 'getfeature'],
@@ -86,17 +98,18 @@ FROM (
         'ws' || floor(6 * random() ^ 2)::int || ':layer' || floor(60 * random() ^ 3)::int AS l1,
         'ws' || floor(6 * random() ^ 2)::int || ':layer' || floor(60 * random() ^ 3)::int AS l2,
         'ws' || floor(6 * random() ^ 2)::int || ':layer' || floor(60 * random() ^ 3)::int AS l3,
-        greatest(random(), 1e-12) AS r1, random() AS r2, random() AS r3, random() AS r4
+        greatest(random(), 1e-12) AS r1, random() AS r2, random() AS r3, random() AS r4,
+        CASE WHEN n %% 10 = 0 THEN (ARRAY['Googlebot', 'bingbot', 'Other'])[1 + n %% 3] END AS robot
     FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n
 ) AS g
 """
 
 LAYER_ROWS = """
 INSERT INTO analytics.access_log_layers (ts, id, layer, workspace, app, server, service, request, method, status,
-    org, "user", tiled, is_download, download_format, response_time_ms, response_size)
+    org, "user", tiled, is_download, download_format, response_time_ms, response_size, is_robot, client_app)
 SELECT a.ts, a.id, l.layer, CASE WHEN position(':' in l.layer) > 0 THEN split_part(l.layer, ':', 1) END,
     a.app, a.server, a.service, a.request, a.method, a.status, a.org, a."user", a.tiled, a.is_download,
-    a.download_format, a.response_time_ms, a.response_size
+    a.download_format, a.response_time_ms, a.response_size, a.is_robot, a.client_app
 FROM analytics.access_logs a CROSS JOIN LATERAL (SELECT DISTINCT unnest(a.layers) AS layer) l
 WHERE a.ts >= %(from)s AND a.ts < %(to)s
 """
@@ -177,9 +190,107 @@ def _fill(dsn: str, rows: int) -> None:
         _log("  layer rows written")
 
 
-def _aggregate(dsn: str, flavor: str) -> None:
+def _local_months() -> list[tuple[datetime, datetime]]:
+    """Month edges in the aggregates' time zone, covering the records: every hourly, daily and monthly bucket lies
+    within one of them, so each month's rollup rows are complete and written once."""
+    zone = ZoneInfo(TIME_ZONE)
+    edges = [datetime(2024 + (month // 12), month % 12 + 1, 1, tzinfo=zone) for month in range(11, 26)]
+    return list(itertools.pairwise(edges))
+
+
+def _rollup_from_raw(family: str, lower: datetime, upper: datetime) -> sql.Composed:
+    """The hourly rows of one month, from the raw rows: the parse job's grouping and measures (rollups/upsert.sql.j2)
+    as a plain INSERT ... SELECT, the table being empty for that month."""
+    dimensions = DIMENSIONS[family]
+    condition = SOURCE_FILTERS.get(family)
+    return sql.SQL(
+        "INSERT INTO {table} (bucket, {columns}) SELECT date_trunc('hour', ts, {tz}), {expressions}"
+        " FROM {source} WHERE ts >= {lower} AND ts < {upper}{filter} GROUP BY {groups}"
+    ).format(
+        table=sql.Identifier(SCHEMA, storage_name(family, "hourly")),
+        columns=sql.SQL(", ").join(
+            [sql.Identifier(d.name) for d in dimensions] + [sql.Identifier(m.name) for m in MEASURES]
+        ),
+        tz=sql.Literal(TIME_ZONE),
+        expressions=sql.SQL(", ").join(
+            [sql.SQL(d.expression) for d in dimensions] + [sql.SQL(m.from_raw) for m in MEASURES]
+        ),
+        source=sql.Identifier(SCHEMA, SOURCE_TABLE[family]),
+        lower=sql.Literal(lower),
+        upper=sql.Literal(upper),
+        filter=sql.SQL(f" AND ({condition})" if condition else ""),
+        groups=sql.SQL(", ").join(sql.Literal(n) for n in range(1, len(dimensions) + 2)),
+    )
+
+
+def _rollup_from_finer(family: str, level: str, finer: str, lower: datetime, upper: datetime) -> sql.Composed:
+    """One month of a coarser level from the finer one's rows: sums of sums, min of mins, max of maxes (the
+    measures' rollup expressions, as the timescaledb flavor's hierarchical aggregates), so each row equals what
+    the parse job's statement over the raw rows gives."""
+    dimensions = [sql.Identifier(d.name) for d in DIMENSIONS[family]]
+    return sql.SQL(
+        "INSERT INTO {table} (bucket, {columns}) SELECT date_trunc({unit}, bucket, {tz}), {expressions}"
+        " FROM {finer} WHERE bucket >= {lower} AND bucket < {upper} GROUP BY {groups}"
+    ).format(
+        table=sql.Identifier(SCHEMA, storage_name(family, level)),
+        columns=sql.SQL(", ").join(dimensions + [sql.Identifier(m.name) for m in MEASURES]),
+        unit=sql.Literal(LEVEL_UNIT[level]),
+        tz=sql.Literal(TIME_ZONE),
+        expressions=sql.SQL(", ").join(dimensions + [sql.SQL(m.rollup) for m in MEASURES]),
+        finer=sql.Identifier(SCHEMA, storage_name(family, finer)),
+        lower=sql.Literal(lower),
+        upper=sql.Literal(upper),
+        groups=sql.SQL(", ").join(sql.Literal(n) for n in range(1, len(dimensions) + 2)),
+    )
+
+
+def build_rollups(dsn: str) -> None:
+    """The postgresql flavor's rollup tables for records loaded all at once, fast: per family, each table's
+    indexes dropped, then for each month hourly from raw, daily from hourly, monthly from daily (plain INSERT ...
+    SELECT ... GROUP BY into empty tables), then the indexes rebuilt (the unique key rebuilt checks no row was
+    written twice) and ANALYZE. Same rows as the parse job's upserts (tests/db/test_bench_dashboards_rollups.py)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        if flavor == "timescaledb":
+        conn.execute("SET work_mem = '1GB'")  # hash aggregation of a month in memory
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        for family in FAMILIES:
+            tables = [storage_name(family, level) for level in LEVELS]
+            indexes = conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = ANY(%s)",
+                (SCHEMA, tables),
+            ).fetchall()
+            for name, _ in indexes:
+                conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(SCHEMA, name)))
+            for lower, upper in _local_months():
+                conn.execute(_rollup_from_raw(family, lower, upper))
+                for finer, level in itertools.pairwise(LEVELS):
+                    conn.execute(_rollup_from_finer(family, level, finer, lower, upper))
+            for _, definition in indexes:
+                conn.execute(definition.encode())  # pg_indexes' own text of the index the migration made
+            for table in tables:
+                conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(SCHEMA, table)))
+            _log(f"  rollups of {family}")
+
+
+def rollups_as_parse_job(dsn: str) -> None:
+    """The parse job's own rollup statements (rollups/upsert.sql.j2), fed a month of raw rows at a time: what
+    build_rollups must equal, far slower (an upsert per level through the unique index)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        context = schema_context(SCHEMA, TIME_ZONE, "postgresql")
+        for lower, upper in _months():
+            for family in FAMILIES:
+                source = Quoted(
+                    sql.SQL("(SELECT * FROM {} WHERE ts >= {} AND ts < {}) AS batch")
+                    .format(sql.Identifier(SCHEMA, SOURCE_TABLE[family]), sql.Literal(lower), sql.Literal(upper))
+                    .as_string(conn)
+                )
+                for level in LEVELS:
+                    statement = render("rollups/upsert.sql.j2", **context, family=family, level=level, source=source)
+                    conn.execute(statement.encode())
+
+
+def _aggregate(dsn: str, flavor: str) -> None:
+    if flavor == "timescaledb":
+        with psycopg.connect(dsn, autocommit=True) as conn:
             for level in LEVELS:
                 for family in FAMILIES:
                     conn.execute(
@@ -188,23 +299,9 @@ def _aggregate(dsn: str, flavor: str) -> None:
                          START + SPAN + timedelta(days=62)),
                     )  # fmt: skip
                     _log(f"  refreshed {storage_name(family, level)}")
-        else:
-            # The parse job's own rollup statements, fed a month of raw rows at a time.
-            context = schema_context(SCHEMA, TIME_ZONE, flavor)
-            for lower, upper in _months():
-                for family in FAMILIES:
-                    table = SOURCE_TABLE[family]
-                    source = Quoted(
-                        sql.SQL("(SELECT * FROM {} WHERE ts >= {} AND ts < {}) AS batch")
-                        .format(sql.Identifier(SCHEMA, table), sql.Literal(lower), sql.Literal(upper))
-                        .as_string(conn)
-                    )
-                    for level in LEVELS:
-                        statement = render(
-                            "rollups/upsert.sql.j2", **context, family=family, level=level, source=source
-                        )
-                        conn.execute(statement.encode())
-                _log(f"  rollups of {lower:%Y-%m}")
+    else:
+        build_rollups(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
 
 
@@ -218,15 +315,18 @@ def _best_of_three(conn: psycopg.Connection[Any], query: str) -> tuple[float, li
     return best, rows
 
 
+def _count(conn: psycopg.Connection[Any], table: str) -> int:
+    row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(SCHEMA, table))).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _sizes(conn: psycopg.Connection[Any], flavor: str) -> str:
-    raw = conn.execute("SELECT count(*) FROM analytics.access_logs").fetchone()
-    layers = conn.execute("SELECT count(*) FROM analytics.access_log_layers").fetchone()
-    daily = conn.execute("SELECT count(*) FROM analytics.usage_daily").fetchone()
-    monthly = conn.execute("SELECT count(*) FROM analytics.usage_monthly").fetchone()
-    return (
-        f"{flavor}: {raw[0] if raw else 0:,} raw records, {layers[0] if layers else 0:,} layer rows, "
-        f"usage_daily {daily[0] if daily else 0:,} rows, usage_monthly {monthly[0] if monthly else 0:,} rows"
-    )
+    """Records, layer rows, and the rows of every aggregate family at each level (hourly/daily/monthly)."""
+    lines = [f"{flavor}: {_count(conn, 'access_logs'):,} raw records, {_count(conn, 'access_log_layers'):,} layer rows"]
+    for family in FAMILIES:
+        counts = " / ".join(f"{_count(conn, storage_name(family, level)):,}" for level in LEVELS)
+        lines.append(f"  {family:<20} rows by {'/'.join(LEVELS)}: {counts}")
+    return "\n".join(lines)
 
 
 def bench(server_dsn: str, flavor: str, rows: int) -> None:
