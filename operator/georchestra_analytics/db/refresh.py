@@ -63,13 +63,41 @@ def refresh_aggregates(dsn: str, start: datetime, end: datetime, *, schema: str 
             return refreshed
         compat = _existing(conn, schema, COMPAT_AGGREGATES.values())
         for level, widen in _WIDEN.items():
-            names = [storage_name(family, level) for family in FAMILIES]
-            names += [COMPAT_AGGREGATES[level]] if COMPAT_AGGREGATES[level] in compat else []
-            for name in names:
-                conn.execute(
-                    "CALL refresh_continuous_aggregate(%s::regclass, %s, %s, force => %s)",
-                    (sql.Identifier(schema, name).as_string(conn), *_widened(start, end, widen), level != "hourly"),
-                )
-                refreshed.append(name)
+            window = _widened(start, end, widen)
+            refreshed += _refresh_level(conn, schema, level, compat, *window, force=level != "hourly")
     log.debug("refreshed %s over %s .. %s", ", ".join(refreshed), start, end)
     return refreshed
+
+
+def _level_names(level: str, compat: set[str]) -> list[str]:
+    names = [storage_name(family, level) for family in FAMILIES]
+    return names + ([COMPAT_AGGREGATES[level]] if COMPAT_AGGREGATES[level] in compat else [])
+
+
+def _refresh_level(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    level: str,
+    compat: set[str],
+    start: datetime,
+    end: datetime,
+    *,
+    force: bool,
+) -> list[str]:
+    names = _level_names(level, compat)
+    for name in names:
+        conn.execute(
+            "CALL refresh_continuous_aggregate(%s::regclass, %s, %s, force => %s)",
+            (sql.Identifier(schema, name).as_string(conn), start, end, force),
+        )
+    return names
+
+
+def refresh_hourly(conn: psycopg.Connection[Any], schema: str, start: datetime, end: datetime) -> list[str]:
+    """The hourly aggregates over [start, end) as given (buckets wholly inside are materialised), on an open
+    autocommit connection: what the parse job refreshes while it drains (parser/refresh_alongside.py). Not
+    forced: TimescaleDB recomputes only what changed in the window, so a later refresh over the same hours
+    costs little. The daily and monthly levels are left to the run's final refresh: they read the hourly
+    level, a few rows per hour, where the hourly level reads every record."""
+    compat = _existing(conn, schema, [COMPAT_AGGREGATES["hourly"]])
+    return _refresh_level(conn, schema, "hourly", compat, start, end, force=False)

@@ -33,6 +33,7 @@ from georchestra_analytics.parser import jsonfast
 from georchestra_analytics.parser.ids import reject_id
 from georchestra_analytics.parser.pipeline import Pipeline
 from georchestra_analytics.parser.record import AccessRecord, Reject
+from georchestra_analytics.parser.refresh_alongside import RefreshAlongside
 from georchestra_analytics.parser.reject_privacy import RejectPrivacy
 from georchestra_analytics.parser.report import ParseReport
 from georchestra_analytics.parser.settings import ParserSettings
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # Called after a batch is written and before it commits: progress reporting, and fault injection in tests.
 BeforeCommit = Callable[["BatchResult"], None]
+# Called with the times of a committed batch's records: the hourly aggregates refreshed behind the drain.
+AfterCommit = Callable[[list[datetime]], None]
 
 
 _TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
@@ -60,6 +63,7 @@ class BatchResult:
     duplicates: int = 0  # records or rejects already stored (replay after a crash, re-ingest)
     rejected: Counter[str] = field(default_factory=Counter)
     touched: TouchedDays = field(default_factory=TouchedDays)
+    times: list[datetime] = field(default_factory=list)  # of the records stored (new or already there)
 
 
 @dataclass
@@ -204,7 +208,8 @@ class ParseJob:
             records, origins, rejects, result.rejected = self._classify(claimed)
             written, kept = self._write(records, origins, rejects, result.rejected)
             result.written = written
-            result.touched.include(record["ts"] for record in kept)
+            result.times = [record["ts"] for record in kept if isinstance(record["ts"], datetime)]
+            result.touched.include(result.times)
             if rejects:
                 # Only the rejects not stored before count: one already there (a re-ingested line) is a
                 # duplicate, like a record already there.
@@ -220,7 +225,12 @@ class ParseJob:
                 before_commit(result)
         return result
 
-    def run(self, before_commit: BeforeCommit | None = None, max_batches: int | None = None) -> RunSummary:
+    def run(
+        self,
+        before_commit: BeforeCommit | None = None,
+        max_batches: int | None = None,
+        after_commit: AfterCommit | None = None,
+    ) -> RunSummary:
         summary = RunSummary()
         started = time.perf_counter()
         limit = self.settings.max_batches if max_batches is None else max_batches
@@ -241,6 +251,8 @@ class ParseJob:
             if batch.claimed == 0:
                 break
             summary.add(batch)
+            if after_commit is not None:
+                after_commit(batch.times)
             log.info(
                 "batch %d: %d claimed, %d written, %d duplicates, %d rejected",
                 summary.batches, batch.claimed, batch.written, batch.duplicates, sum(batch.rejected.values()),
@@ -266,23 +278,31 @@ def _lane_limits(max_batches: int, connections: int) -> list[int]:
     return [max_batches // lanes + (1 if index < max_batches % lanes else 0) for index in range(lanes)]
 
 
-def _run_lane(dsn: str, settings: ParserSettings, before_commit: BeforeCommit | None, max_batches: int) -> RunSummary:
+def _run_lane(
+    dsn: str,
+    settings: ParserSettings,
+    before_commit: BeforeCommit | None,
+    max_batches: int,
+    after_commit: AfterCommit | None = None,
+) -> RunSummary:
     with psycopg.connect(dsn, autocommit=True, application_name="georchestra-analytics parse") as conn:
         set_json_loads(jsonfast.loads_column, conn)  # the buffer's three jsonb columns, decoded on every row
-        return ParseJob(conn, settings).run(before_commit, max_batches)
+        return ParseJob(conn, settings).run(before_commit, max_batches, after_commit)
 
 
-def _run_lanes(dsn: str, settings: ParserSettings, before_commit: BeforeCommit | None) -> RunSummary:
+def _run_lanes(
+    dsn: str, settings: ParserSettings, before_commit: BeforeCommit | None, after_commit: AfterCommit | None = None
+) -> RunSummary:
     """Several connections in threads: while one classifies (Python, holding the GIL), another waits on the
     database writing its batch, so the two overlap. Each batch is still one transaction on one connection."""
     limits = _lane_limits(settings.max_batches, settings.connections)
     if len(limits) == 1:
-        return _run_lane(dsn, settings, before_commit, limits[0])
+        return _run_lane(dsn, settings, before_commit, limits[0], after_commit)
     outcomes: list[RunSummary | BaseException | None] = [None] * len(limits)
 
     def lane(index: int) -> None:
         try:
-            outcomes[index] = _run_lane(dsn, settings, before_commit, limits[index])
+            outcomes[index] = _run_lane(dsn, settings, before_commit, limits[index], after_commit)
         except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread below
             outcomes[index] = error
 
@@ -313,7 +333,9 @@ def run_worker(dsn: str, settings: ParserSettings, before_commit: BeforeCommit |
     gc.set_threshold(100_000, 50, 50)
     started = time.perf_counter()
     try:
-        summary = _run_lanes(dsn, settings, before_commit)
+        # The hours behind the drain are refreshed meanwhile (timescaledb): the final refresh is left the rest.
+        with RefreshAlongside(dsn, settings.schema) as alongside:
+            summary = _run_lanes(dsn, settings, before_commit, alongside.committed)
     except psycopg.Error as error:
         # Refusals of values are isolated to their records per batch; what reaches here is the connection or
         # the server's own state (permissions, resources, a missing table): a system fault, named as such.

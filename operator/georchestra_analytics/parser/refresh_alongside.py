@@ -1,0 +1,135 @@
+"""Refreshing the hourly continuous aggregates while the parse job drains (timescaledb flavor).
+
+A run's final refresh (parser/job.py) reads every record the run wrote, once per hourly aggregate, after the
+drain: on a large backlog about as long again as the drain itself, while the database core sat mostly idle
+during the drain (the parser's classification is the slower side). A backlog drains roughly in time order, so
+the hours behind the batches being written are settled: this thread refreshes them on its own connection while
+the lanes go on, and the final refresh finds them already materialised (a refresh that is not forced
+recomputes only what changed since: docs/performance.md). A record arriving later for a settled hour is not
+lost: its insert invalidates the hour, which the final refresh recomputes.
+
+Never a fault: a failed background refresh is a warning, and the final refresh (or the refresh policies)
+covers the same hours.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from georchestra_analytics.db.refresh import refresh_hourly
+from georchestra_analytics.db.schema_info import SchemaNotMigrated, read_schema_info
+
+log = logging.getLogger(__name__)
+
+# The settled edge stays this far behind the batches being written: records a little out of order (a line
+# logged late, a slower source) still fall into hours not yet refreshed.
+SETTLE_MARGIN = timedelta(hours=1)
+# A bucket of the configured time zone may start off the UTC hour (half-hour zones): the window starts this
+# much earlier so the first hour wanted is wholly inside it (as db/refresh.py widens its windows).
+_WIDEN = timedelta(hours=2)
+# A window reaches back at most this far: an old straggler (a line of last year) is left to the final refresh,
+# which refreshes far-apart days apart (parser/touched.py), rather than widening this window over the years.
+_REACH = timedelta(days=7)
+# The share of a batch's records that may be older than its frontier: a few stragglers do not hold it back.
+_FRONTIER_QUANTILE = 0.01
+
+
+def frontier_of(times: Iterable[datetime]) -> datetime | None:
+    """The time from which a batch's records run on: its oldest but for the oldest 1 %."""
+    ordered = sorted(times)
+    if not ordered:
+        return None
+    return ordered[int(len(ordered) * _FRONTIER_QUANTILE)]
+
+
+def _hour_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+class RefreshAlongside:
+    """The background refresher: lanes report each committed batch (`committed`), the thread refreshes the
+    hourly aggregates over the hours every lane has moved past. Use as a context manager around the drain: on
+    leaving, the hours settled by the last batches are refreshed before it returns."""
+
+    def __init__(self, dsn: str, schema: str) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.refreshes = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._frontiers: dict[int, datetime] = {}  # per lane (thread id): where its latest batch runs from
+        self._pending_since: datetime | None = None  # the oldest record written and not yet refreshed
+        self._thread = threading.Thread(target=self._loop, name="refresh-alongside", daemon=True)
+
+    def __enter__(self) -> RefreshAlongside:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+
+    def committed(self, times: list[datetime]) -> None:
+        """A lane committed a batch holding records of these times."""
+        frontier = frontier_of(times)
+        if frontier is None:
+            return
+        oldest = min(times)
+        with self._lock:
+            self._frontiers[threading.get_ident()] = frontier
+            if self._pending_since is None or oldest < self._pending_since:
+                self._pending_since = oldest
+        self._wake.set()
+
+    def _window(self) -> tuple[datetime, datetime] | None:
+        """The hours to refresh now: from the oldest pending record to the settled edge behind every lane."""
+        with self._lock:
+            if self._pending_since is None or not self._frontiers:
+                return None
+            settled = _hour_floor(min(self._frontiers.values()) - SETTLE_MARGIN)
+            start = max(_hour_floor(self._pending_since) - _WIDEN, settled - _REACH)
+            if settled <= start + _WIDEN:
+                return None
+            # What lies past the settled edge stays pending; what arrives meanwhile lowers it again.
+            self._pending_since = settled
+            return start, settled
+
+    def _loop(self) -> None:
+        try:
+            with psycopg.connect(self.dsn, autocommit=True, application_name="georchestra-analytics refresh") as conn:
+                if read_schema_info(conn, self.schema).flavor != "timescaledb":
+                    return  # the postgresql flavor's rollups are written with each batch
+                while True:
+                    self._wake.wait()
+                    self._wake.clear()
+                    stopping = self._stopping  # read first: a batch reported before the stop is refreshed
+                    window = self._window()
+                    if window is not None:
+                        self._refresh(conn, *window)
+                    if stopping:
+                        return
+        except SchemaNotMigrated:
+            return  # the lanes say so
+        except psycopg.Error as error:
+            log.warning("refreshing aggregates while draining stopped (the final refresh covers it): %s", error)
+
+    def _refresh(self, conn: psycopg.Connection[Any], start: datetime, end: datetime) -> None:
+        # One background refresher at a time across the run's worker processes: the others skip their turn.
+        key = f"refresh-alongside {self.schema}"
+        row = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)).fetchone()
+        if not row or not row[0]:
+            return
+        try:
+            refresh_hourly(conn, self.schema, start, end)
+            self.refreshes += 1
+            log.debug("refreshed the hourly aggregates over %s .. %s while draining", start, end)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))

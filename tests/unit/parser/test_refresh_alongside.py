@@ -1,0 +1,77 @@
+"""Which hours the background refresher takes, from what the lanes report (no database: the window logic)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from georchestra_analytics.parser.refresh_alongside import SETTLE_MARGIN, RefreshAlongside, frontier_of
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def _minutes(*offsets: int) -> list[datetime]:
+    return [T0 + timedelta(minutes=offset) for offset in offsets]
+
+
+def _refresher() -> RefreshAlongside:
+    return RefreshAlongside("dbname=unused", "analytics")  # never entered: no thread, no connection
+
+
+def test_the_frontier_ignores_the_oldest_one_percent() -> None:
+    times = _minutes(*range(300, 400)) + _minutes(0)  # one straggler among 101 records
+    assert frontier_of(times) == T0 + timedelta(minutes=300)
+    assert frontier_of(_minutes(5)) == T0 + timedelta(minutes=5)
+    assert frontier_of([]) is None
+
+
+def test_nothing_to_refresh_before_a_whole_hour_is_behind_the_margin() -> None:
+    refresher = _refresher()
+    assert refresher._window() is None
+    refresher.committed(_minutes(*range(0, 50)))
+    assert refresher._window() is None  # the batch runs from 08:00: nothing is settled yet
+
+
+def test_the_settled_hours_are_refreshed_once_and_the_rest_stays_pending() -> None:
+    refresher = _refresher()
+    refresher.committed(_minutes(*range(0, 60)))
+    refresher.committed(_minutes(*range(200, 260)))  # this lane is now at 11:20
+    window = refresher._window()
+    assert window is not None
+    start, end = window
+    assert end == T0 + timedelta(hours=3) - SETTLE_MARGIN  # 10:00: behind 11:20 by the margin, on the hour
+    assert start <= T0  # the first record's hour is wholly inside
+    assert refresher._window() is None  # done until a lane moves on
+
+    refresher.committed(_minutes(*range(320, 330)))  # 13:20
+    assert refresher._window() == (end - timedelta(hours=2), T0 + timedelta(hours=4))
+
+
+def test_a_late_record_reopens_its_hour() -> None:
+    refresher = _refresher()
+    refresher.committed(_minutes(*range(0, 240)))
+    refresher.committed(_minutes(*range(240, 300)))
+    first = refresher._window()
+    assert first is not None
+    assert first[1] <= T0 + timedelta(hours=4)
+    refresher.committed(_minutes(*range(300, 500), 10))  # a straggler for 08:10 among 13:00-16:19
+    window = refresher._window()
+    assert window is not None
+    assert window[0] <= T0 + timedelta(minutes=10) < window[1]
+
+
+def test_the_slowest_lane_holds_the_settled_edge() -> None:
+    refresher = _refresher()
+    refresher.committed(_minutes(*range(0, 60)))
+    other = threading.Thread(target=refresher.committed, args=(_minutes(*range(600, 660)),))
+    other.start()
+    other.join()
+    assert refresher._window() is None  # this lane's records still run from 08:00
+
+
+def test_a_straggler_from_long_ago_does_not_stretch_the_window_over_the_years() -> None:
+    refresher = _refresher()
+    refresher.committed([*_minutes(*range(600, 700)), T0 - timedelta(days=400)])
+    window = refresher._window()
+    assert window is not None
+    assert window[1] - window[0] <= timedelta(days=7)
