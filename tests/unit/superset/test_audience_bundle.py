@@ -1,6 +1,7 @@
 """The Audience tab: robot share, robots by family, countries, client applications and layers per client
-application, on the audience and client_layers datasets; the Traffic filter shows people by default, applies
-to every chart of those datasets except the two robot charts, and to no other chart."""
+application, on the audience and client_layers datasets; the Traffic filter shows people by default and applies
+to every chart whose dataset has the traffic column (the usage, layer, user and client datasets too) except the
+two robot charts."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ AUDIENCE_CHARTS = {
     "client_applications": "audience",
     "layers_by_client_application": "client_layers",
 }
+# The datasets the Traffic filter narrows: the audience's and the four oldest families' (people = all - robots).
+TRAFFIC_DATASETS = ("usage", "layer_usage", "user_usage", "client_usage", "audience", "client_layers")
 
 
 def _files() -> dict[str, Any]:
@@ -64,5 +67,17 @@ def test_the_traffic_filter_shows_people_by_default_and_spares_the_robot_charts(
     assert {by_key["robot_share"], by_key["robots_by_family"]} <= excluded
     for key in ("requests_by_country", "client_applications", "layers_by_client_application"):
         assert by_key[key] not in excluded, key
-    others = set(by_key) - set(AUDIENCE_CHARTS)
-    assert {by_key[key] for key in others} <= excluded
+    # Every other chart whose dataset has the traffic column shows people by default; the rest are left out.
+    with_traffic = {
+        content["uuid"]
+        for name, content in files.items()
+        if name.startswith("datasets/") and "traffic" in {c["column_name"] for c in content["columns"]}
+    }
+    datasets = {content["uuid"]: name for name, content in files.items() if name.startswith("datasets/")}
+    assert {datasets[uuid] for uuid in with_traffic} >= {f"datasets/{name}.yaml" for name in TRAFFIC_DATASETS}
+    charts = {name.removeprefix("charts/").removesuffix(".yaml"): c for name, c in files.items() if "charts/" in name}
+    for key, chart in charts.items():
+        if key in ("robot_share", "robots_by_family"):
+            continue
+        assert (by_key[key] in excluded) == (chart["dataset_uuid"] not in with_traffic), key
+    assert {key for key, chart in charts.items() if chart["dataset_uuid"] not in with_traffic} == {"where_users_look"}
