@@ -135,14 +135,14 @@ def _prepare_temp_tables(cursor: psycopg.Cursor[Any], flavor: str = "postgresql"
 
 @cache
 def _rollup_statements(schema: str, time_zone: str) -> bytes:
-    """Every rollup upsert of a batch (each family, each level), sent as one round trip."""
+    """Every rollup upsert of a batch, one statement per family (its three levels from one grouping by hour),
+    sent as one round trip."""
     context = schema_context(schema, time_zone, "postgresql")
     statements = []
     for family in aggregates.FAMILIES:
         table = STAGING_LAYERS if aggregates.SOURCE_TABLE[family] == "access_log_layers" else INSERTED
         source = Quoted(sql.Identifier("pg_temp", table).as_string(None))
-        for level in aggregates.LEVELS:
-            statements.append(render("rollups/upsert.sql.j2", **context, family=family, level=level, source=source))
+        statements.append(render("rollups/batch.sql.j2", **context, family=family, source=source))
     return "\n".join(statements).encode()
 
 
