@@ -27,9 +27,9 @@ from georchestra_analytics.db.schema_info import SchemaNotMigrated, read_schema_
 
 log = logging.getLogger(__name__)
 
-# The settled edge stays this far behind the batches being written: records a little out of order (a line
-# logged late, a slower source) still fall into hours not yet refreshed.
-SETTLE_MARGIN = timedelta(hours=1)
+# The settled edge stays this far behind the batches being written: records a few minutes out of order (a line
+# logged late, a slower source) still fall into hours not yet refreshed. Later ones reopen their hour (above).
+SETTLE_MARGIN = timedelta(minutes=5)
 # A bucket of the configured time zone may start off the UTC hour (half-hour zones): the window starts this
 # much earlier so the first hour wanted is wholly inside it (as db/refresh.py widens its windows).
 _WIDEN = timedelta(hours=2)

@@ -39,12 +39,14 @@ def test_the_settled_hours_are_refreshed_once_and_the_rest_stays_pending() -> No
     window = refresher._window()
     assert window is not None
     start, end = window
-    assert end == T0 + timedelta(hours=3) - SETTLE_MARGIN  # 10:00: behind 11:20 by the margin, on the hour
+    assert end == T0 + timedelta(hours=3)  # 11:00: the hour of 11:20 less the margin, floored
     assert start <= T0  # the first record's hour is wholly inside
     assert refresher._window() is None  # done until a lane moves on
 
-    refresher.committed(_minutes(*range(320, 330)))  # 13:20
-    assert refresher._window() == (end - timedelta(hours=2), T0 + timedelta(hours=4))
+    refresher.committed(_minutes(*range(363, 370)))  # 14:03: within the margin of 14:00
+    assert refresher._window() == (end - timedelta(hours=2), T0 + timedelta(hours=5))
+    refresher.committed(_minutes(*range(360 + SETTLE_MARGIN.seconds // 60, 370)))
+    assert refresher._window() == (T0 + timedelta(hours=3), T0 + timedelta(hours=6))
 
 
 def test_a_late_record_reopens_its_hour() -> None:
