@@ -182,8 +182,14 @@ def bench_flavor(maintenance: str, postmaster: int, flavor: str, rows: int, batc
     database_cpu = one.postgres_cpu / batches
     batch_copy_cpu = copy_database_cpu / copied * (claimed / batches)
     batch_copy = (claimed / batches) / copy_rate
+    drain_seconds = one.report.seconds or one.wall
+    # What the run spends after its drain: the final refresh of the aggregates (timescaledb), the start-up
+    # (the empty run's whole wall clock) taken off.
+    after_drain = max(one.wall - drain_seconds - empty.wall, 0.0)
     print(f"job, 1 worker      : {claimed:,} rows ({one.report.written:,} records, {one.report.rejected:,} rejected)"
           f" in {one.wall:.1f} s = {job_rate:,.0f} rows/s end to end; drain {drain_rate:,.0f} rows/s")  # fmt: skip
+    print(f"run's time         : start-up {empty.wall:.1f} s, drain {drain_seconds:.1f} s, after the drain (final "
+          f"refresh) {after_drain:.1f} s")  # fmt: skip
     print(f"COPY baseline      : {copied:,} output rows in {copy_seconds:.1f} s = {copy_rate:,.0f} rows/s")
     print(f"ratio job/COPY     : {job_rate / copy_rate:.3f}")
     print(f"parse process CPU  : {cpu_per_row:.1f} us/row (user+system; {one.cpu:.1f} s, start-up {empty.cpu:.1f} s)")
