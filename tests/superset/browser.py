@@ -149,10 +149,10 @@ _EMPTY = (
     + ".filter(e => e.innerText.includes('No results were returned')).map(e => e.innerText.slice(0, 200))"
 )
 
-# Charts that show none of what ours draw: an ECharts canvas, a table row, a big number.
+# Charts that show none of what ours draw: an ECharts canvas, a table row, a big number, a world map's country.
 _UNDRAWN = (
     _VISIBLE.format(selector="'.dashboard-chart'")
-    + ".filter(e => !Array.from(e.querySelectorAll('canvas, tbody tr, .header-line'))"
+    + ".filter(e => !Array.from(e.querySelectorAll('canvas, tbody tr, .header-line, path.datamaps-subunit'))"
     + ".some(d => d.getBoundingClientRect().height > 0 && d.getBoundingClientRect().width > 0))"
     + ".map(e => e.innerText.slice(0, 200))"
 )

@@ -21,6 +21,9 @@ VIZ_TYPES = {
     "table": "table",
     "pie": "pie",
     "bubble": "bubble_v2",
+    # Countries shaded by a metric, drawn from the map Superset ships (no map provider, no key); the groupby
+    # column holds ISO 3166-1 alpha-2 codes.
+    "world_map": "world_map",
 }
 TIMESERIES = ("line", "bar")
 
@@ -71,10 +74,12 @@ class ChartDefinition:
             raise ChartDefinitionError(f"unknown chart kind {self.kind!r}; expected one of {sorted(VIZ_TYPES)}")
         if not self.metrics:
             raise ChartDefinitionError(f"a {self.kind} chart needs at least one metric")
-        if self.kind in ("number", "pie") and len(self.metrics) != 1:
+        if self.kind in ("number", "pie", "world_map") and len(self.metrics) != 1:
             raise ChartDefinitionError(f"a {self.kind} chart shows exactly one metric, not {list(self.metrics)}")
         if self.kind == "number" and self.groupby:
             raise ChartDefinitionError("a number chart cannot be grouped")
+        if self.kind == "world_map" and len(self.groupby) != 1:
+            raise ChartDefinitionError("a world map needs exactly one column of country codes")
         if self.kind == "bubble" and (len(self.metrics) != 3 or len(self.groupby) not in (1, 2)):
             raise ChartDefinitionError(
                 "a bubble chart needs three metrics (x, y, size), an entity column and at most one series column"
@@ -151,6 +156,19 @@ class ChartDefinition:
                 "truncateYAxis": True,
                 "x_axis_title_margin": 30,
                 "y_axis_title_margin": 50,
+            }
+        elif self.kind == "world_map":
+            form |= {
+                "entity": self.groupby[0],
+                "country_fieldtype": "cca2",  # ISO 3166-1 alpha-2, as the country column holds
+                "metric": self.metrics[0],
+                "secondary_metric": None,
+                "sort_by_metric": True,
+                "show_bubbles": False,
+                "max_bubble_size": "25",
+                "color_by": "metric",
+                "linear_color_scheme": "superset_seq_1",
+                "y_axis_format": "SMART_NUMBER",
             }
         else:  # pie
             form |= {

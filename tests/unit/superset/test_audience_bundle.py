@@ -1,7 +1,7 @@
-"""The Audience tab: robot share, robots by family, countries, client applications and layers per client
-application, on the audience and client_layers datasets; the Traffic filter shows people by default and applies
-to every chart whose dataset has the traffic column (the usage, layer, user and client datasets too) except the
-two robot charts."""
+"""The Audience tab: robot share, robots by family, countries (a table and a world map of ISO 3166-1 alpha-2
+codes), client applications and layers per client application, on the audience and client_layers datasets; the
+Traffic filter shows people by default and applies to every chart whose dataset has the traffic column (the
+usage, layer, user and client datasets too) except the two robot charts."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ AUDIENCE_CHARTS = {
     "robot_share": "audience",
     "robots_by_family": "audience",
     "requests_by_country": "audience",
+    "country_map": "audience",
     "client_applications": "audience",
     "layers_by_client_application": "client_layers",
 }
@@ -42,6 +43,9 @@ def test_the_audience_charts_read_their_datasets() -> None:
     assert {"subject": "traffic", "operator": "==", "comparator": "robots"}.items() <= robots[-1].items()
     columns = {c["column_name"] for c in files["datasets/audience.yaml"]["columns"]}
     assert {"traffic", "is_robot", "robot_family", "country", "region", "client_app"} <= columns
+    world = charts["country_map"]
+    assert world["viz_type"] == "world_map"
+    assert {"entity": "country", "country_fieldtype": "cca2", "metric": "requests"}.items() <= world["params"].items()
     metrics = {m["metric_name"]: m for m in files["datasets/audience.yaml"]["metrics"]}
     assert "FILTER (WHERE is_robot)" in metrics["robot_share"]["expression"]
 
@@ -65,7 +69,7 @@ def test_the_traffic_filter_shows_people_by_default_and_spares_the_robot_charts(
     }
     excluded = set(traffic["scope"]["excluded"])
     assert {by_key["robot_share"], by_key["robots_by_family"]} <= excluded
-    for key in ("requests_by_country", "client_applications", "layers_by_client_application"):
+    for key in ("requests_by_country", "country_map", "client_applications", "layers_by_client_application"):
         assert by_key[key] not in excluded, key
     # Every other chart whose dataset has the traffic column shows people by default; the rest are left out.
     with_traffic = {

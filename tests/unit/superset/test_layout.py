@@ -79,6 +79,8 @@ def test_unknown_filter_type_is_refused() -> None:
         ("table", [], ["app"], "at least one metric"),
         ("number", ["requests", "errors"], [], "exactly one metric"),
         ("number", ["requests"], ["app"], "cannot be grouped"),
+        ("world_map", ["requests", "bytes"], ["country"], "exactly one metric"),
+        ("world_map", ["requests"], [], "one column of country codes"),
     ],
 )
 def test_impossible_charts_are_refused(kind: str, metrics: list[str], groupby: list[str], message: str) -> None:
