@@ -126,10 +126,20 @@ class RefreshAlongside:
         key = f"refresh-alongside {self.schema}"
         row = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)).fetchone()
         if not row or not row[0]:
+            self._reopen(start + _WIDEN)
             return
         try:
             refresh_hourly(conn, self.schema, start, end)
             self.refreshes += 1
             log.debug("refreshed the hourly aggregates over %s .. %s while draining", start, end)
+        except psycopg.errors.LockNotAvailable:
+            # A refresh policy is refreshing one of them (TimescaleDB refuses a second refresh rather than
+            # wait): these hours are tried again on the next batch, or left to the final refresh.
+            self._reopen(start + _WIDEN)
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+
+    def _reopen(self, since: datetime) -> None:
+        with self._lock:
+            if self._pending_since is None or since < self._pending_since:
+                self._pending_since = since

@@ -77,3 +77,14 @@ def test_a_straggler_from_long_ago_does_not_stretch_the_window_over_the_years() 
     window = refresher._window()
     assert window is not None
     assert window[1] - window[0] <= timedelta(days=7)
+
+
+def test_hours_a_refused_refresh_left_come_back_in_the_next_window() -> None:
+    refresher = _refresher()
+    refresher.committed(_minutes(*range(0, 60)))
+    refresher.committed(_minutes(*range(200, 260)))
+    window = refresher._window()
+    assert window is not None
+    # What _refresh does when TimescaleDB refuses a refresh a policy is running, or another worker refreshes.
+    refresher._reopen(window[0] + timedelta(hours=2))
+    assert refresher._window() == window
