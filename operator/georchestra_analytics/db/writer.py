@@ -116,9 +116,10 @@ def _temp_tables_sql(flavor: str) -> bytes:
             ),
         ]
     )
-    tables = [(STAGING, definition)]
+    tables: list[tuple[str, sql.Composable]] = [(STAGING, definition)]
     if flavor == "postgresql":
         tables += [(INSERTED, definition), (STAGING_LAYERS, layer_definition)]
+        tables += [(_hours_table(family), _hours_definition(family)) for family in aggregates.FAMILIES]
     statements = [
         sql.SQL("CREATE TEMPORARY TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS").format(
             sql.Identifier(name), columns
@@ -127,6 +128,20 @@ def _temp_tables_sql(flavor: str) -> bytes:
     ]
     statements.append(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier(name) for name, _ in tables)))
     return sql.SQL("; ").join(statements).as_bytes(None)
+
+
+def _hours_table(family: str) -> str:
+    """The temporary table a batch's rows of one family are grouped into by hour (rollups/batch.sql.j2)."""
+    return f"rollup_hours_{family}"
+
+
+def _hours_definition(family: str) -> sql.Composable:
+    columns: list[sql.Composable] = [sql.SQL("bucket timestamptz")]
+    columns += [
+        sql.SQL("{} {}").format(sql.Identifier(dim.name), sql.SQL(dim.type)) for dim in aggregates.DIMENSIONS[family]
+    ]
+    columns += [sql.SQL("{} {}").format(sql.Identifier(m.name), sql.SQL(m.type)) for m in aggregates.MEASURES]
+    return sql.SQL(", ").join(columns)
 
 
 def _prepare_temp_tables(cursor: psycopg.Cursor[Any], flavor: str = "postgresql") -> None:
@@ -142,7 +157,8 @@ def _rollup_statements(schema: str, time_zone: str) -> bytes:
     for family in aggregates.FAMILIES:
         table = STAGING_LAYERS if aggregates.SOURCE_TABLE[family] == "access_log_layers" else INSERTED
         source = Quoted(sql.Identifier("pg_temp", table).as_string(None))
-        statements.append(render("rollups/batch.sql.j2", **context, family=family, source=source))
+        hours = Quoted(sql.Identifier("pg_temp", _hours_table(family)).as_string(None))
+        statements.append(render("rollups/batch.sql.j2", **context, family=family, source=source, hours=hours))
     return "\n".join(statements).encode()
 
 

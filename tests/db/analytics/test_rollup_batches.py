@@ -18,6 +18,7 @@ from georchestra_analytics.db.context import schema_context
 from georchestra_analytics.db.migrate import migrate
 from georchestra_analytics.db.settings import DatabaseSettings, Retention
 from georchestra_analytics.db.sql_templates import ident, render
+from georchestra_analytics.db.writer import _rollup_statements
 from georchestra_analytics.parser.job import run_workers
 from georchestra_analytics.parser.settings import ParserSettings
 
@@ -82,3 +83,16 @@ def test_batch_rollups_equal_one_upsert_per_level_over_all_rows(pg_dsn: str) -> 
     # Both sides of the daylight-saving change and of the month end hold rows, and robots were counted apart.
     assert len({row[0] for row in whole[aggregates.storage_name("usage", "monthly")]}) == 2
     assert whole[aggregates.storage_name("robot_usage", "hourly")]
+
+
+def test_rollup_rows_are_locked_level_by_level_in_one_order() -> None:
+    """Separate statements, hourly then daily then monthly, family after family (as the version before upserted
+    them): concurrent parse jobs, this version's or the previous one's, take rollup row locks in one order."""
+    text = _rollup_statements("analytics", TIME_ZONE).decode()
+    positions = [
+        text.index(f"INSERT INTO {ident('analytics')}.{aggregates.storage_name(family, level)} AS t")
+        for family in aggregates.FAMILIES
+        for level in aggregates.LEVELS
+    ]
+    assert positions == sorted(positions)
+    assert "WITH" not in text.upper().split()  # no data-modifying CTE, whose sub-statements run in no stated order
