@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from georchestra_analytics.db.aggregates import FAMILIES, storage_name
+from georchestra_analytics.db.aggregates import FAMILIES, ROBOT_MIRRORS, storage_name
 from georchestra_analytics.db.legacy_schema import COMPAT_AGGREGATES
 from georchestra_analytics.db.schema_info import read_schema_info
 
@@ -69,8 +69,22 @@ def refresh_aggregates(dsn: str, start: datetime, end: datetime, *, schema: str 
     return refreshed
 
 
+def _refresh_order() -> list[str]:
+    """Every family, each robot mirror right after its family: the views subtract one from the other, so the two
+    are refreshed as close together as they can be (each refresh commits on its own)."""
+    mirrors = {mirror for mirror in ROBOT_MIRRORS.values() if mirror in FAMILIES}
+    order: list[str] = []
+    for family in FAMILIES:
+        if family in mirrors:
+            continue
+        order.append(family)
+        if ROBOT_MIRRORS.get(family) in mirrors:
+            order.append(ROBOT_MIRRORS[family])
+    return order
+
+
 def _level_names(level: str, compat: set[str]) -> list[str]:
-    names = [storage_name(family, level) for family in FAMILIES]
+    names = [storage_name(family, level) for family in _refresh_order()]
     return names + ([COMPAT_AGGREGATES[level]] if COMPAT_AGGREGATES[level] in compat else [])
 
 

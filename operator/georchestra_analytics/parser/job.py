@@ -283,26 +283,30 @@ def _run_lane(
     settings: ParserSettings,
     before_commit: BeforeCommit | None,
     max_batches: int,
-    after_commit: AfterCommit | None = None,
+    alongside: RefreshAlongside | None = None,
 ) -> RunSummary:
     with psycopg.connect(dsn, autocommit=True, application_name="georchestra-analytics parse") as conn:
         set_json_loads(jsonfast.loads_column, conn)  # the buffer's three jsonb columns, decoded on every row
-        return ParseJob(conn, settings).run(before_commit, max_batches, after_commit)
+        after_commit = alongside.committed if alongside is not None else None
+        summary = ParseJob(conn, settings).run(before_commit, max_batches, after_commit)
+    if alongside is not None:
+        alongside.lane_finished()
+    return summary
 
 
 def _run_lanes(
-    dsn: str, settings: ParserSettings, before_commit: BeforeCommit | None, after_commit: AfterCommit | None = None
+    dsn: str, settings: ParserSettings, before_commit: BeforeCommit | None, alongside: RefreshAlongside | None = None
 ) -> RunSummary:
     """Several connections in threads: while one classifies (Python, holding the GIL), another waits on the
     database writing its batch, so the two overlap. Each batch is still one transaction on one connection."""
     limits = _lane_limits(settings.max_batches, settings.connections)
     if len(limits) == 1:
-        return _run_lane(dsn, settings, before_commit, limits[0], after_commit)
+        return _run_lane(dsn, settings, before_commit, limits[0], alongside)
     outcomes: list[RunSummary | BaseException | None] = [None] * len(limits)
 
     def lane(index: int) -> None:
         try:
-            outcomes[index] = _run_lane(dsn, settings, before_commit, limits[index], after_commit)
+            outcomes[index] = _run_lane(dsn, settings, before_commit, limits[index], alongside)
         except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread below
             outcomes[index] = error
 
@@ -335,7 +339,7 @@ def run_worker(dsn: str, settings: ParserSettings, before_commit: BeforeCommit |
     try:
         # The hours behind the drain are refreshed meanwhile (timescaledb): the final refresh is left the rest.
         with RefreshAlongside(dsn, settings.schema) as alongside:
-            summary = _run_lanes(dsn, settings, before_commit, alongside.committed)
+            summary = _run_lanes(dsn, settings, before_commit, alongside)
     except psycopg.Error as error:
         # Refusals of values are isolated to their records per batch; what reaches here is the connection or
         # the server's own state (permissions, resources, a missing table): a system fault, named as such.

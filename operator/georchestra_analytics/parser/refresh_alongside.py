@@ -36,6 +36,9 @@ _WIDEN = timedelta(hours=2)
 # A window reaches back at most this far: an old straggler (a line of last year) is left to the final refresh,
 # which refreshes far-apart days apart (parser/touched.py), rather than widening this window over the years.
 _REACH = timedelta(days=7)
+# How long a failed drain waits for the refresher to stop once its refresh is cancelled (a server that no longer
+# answers does not hold the job's exit any longer: the thread is a daemon).
+_ABANDON_WAIT_SECONDS = 10.0
 # The share of a batch's records that may be older than its frontier: a few stragglers do not hold it back.
 _FRONTIER_QUANTILE = 0.01
 
@@ -66,16 +69,33 @@ class RefreshAlongside:
         self._stopping = False
         self._frontiers: dict[int, datetime] = {}  # per lane (thread id): where its latest batch runs from
         self._pending_since: datetime | None = None  # the oldest record written and not yet refreshed
+        self._finished: list[datetime] = []  # the last frontiers of the lanes that are done
+        self._abandoned = False
+        self._connection: psycopg.Connection[Any] | None = None
         self._thread = threading.Thread(target=self._loop, name="refresh-alongside", daemon=True)
 
     def __enter__(self) -> RefreshAlongside:
         self._thread.start()
         return self
 
-    def __exit__(self, *_: object) -> None:
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
         self._stopping = True
+        if error_type is not None:
+            # The drain failed (a fault, an interrupt): report it now, not after one more refresh.
+            self._abandoned = True
+            connection = self._connection
+            if connection is not None:
+                connection.cancel_safe()  # a refresh under way stops (its work is rolled back, nothing is lost)
         self._wake.set()
-        self._thread.join()
+        self._thread.join(timeout=None if error_type is None else _ABANDON_WAIT_SECONDS)
+
+    def lane_finished(self) -> None:
+        """A lane found the buffer empty or reached its limit: it no longer holds the settled edge back."""
+        with self._lock:
+            frontier = self._frontiers.pop(threading.get_ident(), None)
+            if frontier is not None:
+                self._finished.append(frontier)
+        self._wake.set()
 
     def committed(self, times: list[datetime]) -> None:
         """A lane committed a batch holding records of these times."""
@@ -92,9 +112,11 @@ class RefreshAlongside:
     def _window(self) -> tuple[datetime, datetime] | None:
         """The hours to refresh now: from the oldest pending record to the settled edge behind every lane."""
         with self._lock:
-            if self._pending_since is None or not self._frontiers:
+            # The slowest lane still draining holds the edge; once all are done, the furthest any lane went.
+            edge = min(self._frontiers.values()) if self._frontiers else max(self._finished, default=None)
+            if self._pending_since is None or edge is None:
                 return None
-            settled = _hour_floor(min(self._frontiers.values()) - SETTLE_MARGIN)
+            settled = _hour_floor(edge - SETTLE_MARGIN)
             start = max(_hour_floor(self._pending_since) - _WIDEN, settled - _REACH)
             if settled <= start + _WIDEN:
                 return None
@@ -107,11 +129,12 @@ class RefreshAlongside:
             with psycopg.connect(self.dsn, autocommit=True, application_name="georchestra-analytics refresh") as conn:
                 if read_schema_info(conn, self.schema).flavor != "timescaledb":
                     return  # the postgresql flavor's rollups are written with each batch
+                self._connection = conn
                 while True:
                     self._wake.wait()
                     self._wake.clear()
                     stopping = self._stopping  # read first: a batch reported before the stop is refreshed
-                    window = self._window()
+                    window = None if self._abandoned else self._window()
                     if window is not None:
                         self._refresh(conn, *window)
                     if stopping:
@@ -119,7 +142,10 @@ class RefreshAlongside:
         except SchemaNotMigrated:
             return  # the lanes say so
         except psycopg.Error as error:
-            log.warning("refreshing aggregates while draining stopped (the final refresh covers it): %s", error)
+            if not self._abandoned:
+                log.warning("refreshing aggregates while draining stopped (the final refresh covers it): %s", error)
+        finally:
+            self._connection = None
 
     def _refresh(self, conn: psycopg.Connection[Any], start: datetime, end: datetime) -> None:
         # One background refresher at a time across the run's worker processes: the others skip their turn.

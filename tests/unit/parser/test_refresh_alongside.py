@@ -88,3 +88,22 @@ def test_hours_a_refused_refresh_left_come_back_in_the_next_window() -> None:
     # What _refresh does when TimescaleDB refuses a refresh a policy is running, or another worker refreshes.
     refresher._reopen(window[0] + timedelta(hours=2))
     assert refresher._window() == window
+
+
+def test_a_lane_that_is_done_no_longer_holds_the_edge_back() -> None:
+    refresher = _refresher()
+    refresher.committed(_minutes(*range(0, 60)))  # this lane stops at 08:00
+    refresher.lane_finished()
+    other = threading.Thread(target=refresher.committed, args=(_minutes(*range(600, 660)),))
+    other.start()
+    other.join()
+    window = refresher._window()
+    assert window is not None and window[1] == T0 + timedelta(hours=9)  # behind the other lane at 18:00
+
+
+def test_when_every_lane_is_done_the_furthest_one_sets_the_edge() -> None:
+    refresher = _refresher()
+    refresher.committed(_minutes(*range(0, 60)))
+    refresher.committed(_minutes(*range(180, 200)))  # 11:00
+    refresher.lane_finished()
+    assert refresher._window() == (T0 - timedelta(hours=2), T0 + timedelta(hours=2))  # behind 11:00
