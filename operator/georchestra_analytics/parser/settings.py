@@ -67,7 +67,8 @@ class ParserSettings:
     batch_size: int = 5000
     max_batches: int = 0  # per worker; 0 drains the buffer
     workers: int = 1
-    # Connections per worker process: one classifies a batch while another's batch is being written.
+    # Parse connections per worker process: one classifies a batch while another's batch is being written
+    # (timescaledb: one more refreshes the hourly aggregates behind the drain, parser/refresh_alongside.py).
     connections: int = 2
     applications: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_APPLICATIONS))
     # Organisation key -> its display names (spec.parser.organisationAliases); empty: each name is its own key.
