@@ -150,8 +150,8 @@ def _prepare_temp_tables(cursor: psycopg.Cursor[Any], flavor: str = "postgresql"
 
 @cache
 def _rollup_statements(schema: str, time_zone: str) -> bytes:
-    """Every rollup upsert of a batch, one statement per family (its three levels from one grouping by hour),
-    sent as one round trip."""
+    """Every rollup upsert of a batch, sent as one round trip: per family, its rows grouped by hour once into a
+    temporary table, then the hourly, daily and monthly upserts from it, in that order (rollups/batch.sql.j2)."""
     context = schema_context(schema, time_zone, "postgresql")
     statements = []
     for family in aggregates.FAMILIES:
