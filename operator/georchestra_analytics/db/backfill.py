@@ -12,14 +12,13 @@ and the next `db migrate` fills them.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import psycopg
-import psycopg.errors
 from psycopg import sql
 
+from georchestra_analytics.db.refresh import refresh_one
 from georchestra_analytics.db.settings import DatabaseSettings
 
 log = logging.getLogger(__name__)
@@ -66,14 +65,7 @@ def _order(name: str) -> tuple[int, str]:
 def _refresh_whole(conn: psycopg.Connection[Any], name: str) -> None:
     """The refresh, retried while a refresh policy's job, which may start as soon as the migration commits, holds
     the aggregate (TimescaleDB refuses a concurrent refresh instead of waiting for it)."""
-    for pause in _PAUSES:
-        try:
-            conn.execute("CALL refresh_continuous_aggregate(%s::regclass, NULL, NULL)", (name,))
-            return
-        except psycopg.errors.LockNotAvailable as error:
-            log.info("%s: waiting %ss for a concurrent refresh to end (%s)", name, pause, error)
-            time.sleep(pause)
-    conn.execute("CALL refresh_continuous_aggregate(%s::regclass, NULL, NULL)", (name,))
+    refresh_one(conn, name, None, None, pauses=_PAUSES)
 
 
 def fill(dsn: str, settings: DatabaseSettings, created: Iterable[str] = ()) -> list[str]:

@@ -13,11 +13,13 @@ rollups are already current when the batch commits, so this does nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from psycopg import sql
 
 from georchestra_analytics.db.aggregates import FAMILIES, ROBOT_MIRRORS, storage_name
@@ -53,7 +55,8 @@ def _existing(conn: psycopg.Connection[Any], schema: str, names: Iterable[str]) 
 
 
 def refresh_aggregates(dsn: str, start: datetime, end: datetime, *, schema: str = "analytics") -> list[str]:
-    """Refresh every aggregate over [start, end]; returns the aggregates refreshed (empty on postgresql)."""
+    """Refresh every aggregate over [start, end], each waiting out a policy's refresh of it (POLICY_PAUSES);
+    returns the aggregates refreshed (empty on postgresql)."""
     if end < start:
         raise ValueError(f"refresh range ends ({end}) before it starts ({start})")
     refreshed: list[str] = []
@@ -64,7 +67,9 @@ def refresh_aggregates(dsn: str, start: datetime, end: datetime, *, schema: str 
         compat = _existing(conn, schema, COMPAT_AGGREGATES.values())
         for level, widen in _WIDEN.items():
             window = _widened(start, end, widen)
-            refreshed += _refresh_level(conn, schema, level, compat, *window, force=level != "hourly")
+            refreshed += _refresh_level(
+                conn, schema, level, compat, *window, force=level != "hourly", pauses=POLICY_PAUSES
+            )
     log.debug("refreshed %s over %s .. %s", ", ".join(refreshed), start, end)
     return refreshed
 
@@ -88,6 +93,33 @@ def _level_names(level: str, compat: set[str]) -> list[str]:
     return names + ([COMPAT_AGGREGATES[level]] if COMPAT_AGGREGATES[level] in compat else [])
 
 
+# TimescaleDB refuses a refresh while another (a refresh policy's job) holds the aggregate, rather than wait:
+# a few short retries outlast a policy run.
+POLICY_PAUSES: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+
+
+def refresh_one(
+    conn: psycopg.Connection[Any],
+    name: str,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    force: bool = False,
+    pauses: Sequence[float] = (),
+) -> None:
+    """`refresh_continuous_aggregate` of one aggregate (`name` qualified and quoted) over [start, end] (None: no
+    bound), tried again after each of `pauses` while another refresh holds it; then the refusal is raised."""
+    call = "CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, %s::timestamptz, force => %s)"
+    for pause in pauses:
+        try:
+            conn.execute(call, (name, start, end, force))
+            return
+        except psycopg.errors.LockNotAvailable as error:
+            log.info("%s: waiting %ss for a concurrent refresh to end (%s)", name, pause, error)
+            time.sleep(pause)
+    conn.execute(call, (name, start, end, force))
+
+
 def _refresh_level(
     conn: psycopg.Connection[Any],
     schema: str,
@@ -97,13 +129,11 @@ def _refresh_level(
     end: datetime,
     *,
     force: bool,
+    pauses: Sequence[float] = (),
 ) -> list[str]:
     names = _level_names(level, compat)
     for name in names:
-        conn.execute(
-            "CALL refresh_continuous_aggregate(%s::regclass, %s, %s, force => %s)",
-            (sql.Identifier(schema, name).as_string(conn), start, end, force),
-        )
+        refresh_one(conn, sql.Identifier(schema, name).as_string(conn), start, end, force=force, pauses=pauses)
     return names
 
 
@@ -112,6 +142,7 @@ def refresh_hourly(conn: psycopg.Connection[Any], schema: str, start: datetime, 
     autocommit connection: what the parse job refreshes while it drains (parser/refresh_alongside.py). Not
     forced: TimescaleDB recomputes only what changed in the window, so a later refresh over the same hours
     costs little. The daily and monthly levels are left to the run's final refresh: they read the hourly
-    level, a few rows per hour, where the hourly level reads every record."""
+    level, a few rows per hour, where the hourly level reads every record. A refusal (a policy refreshing one of
+    them) is raised at once: the caller tries those hours again later."""
     compat = _existing(conn, schema, [COMPAT_AGGREGATES["hourly"]])
     return _refresh_level(conn, schema, "hourly", compat, start, end, force=False)

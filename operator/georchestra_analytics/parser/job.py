@@ -388,24 +388,11 @@ def _refresh_touched_aggregates(dsn: str, settings: ParserSettings, summary: Run
     if summary.written == 0 or not spans:
         return
     try:
-        refreshed = [name for start, end in spans for name in _refresh_waiting_out_policies(dsn, start, end, settings)]
+        refreshed = [
+            name for start, end in spans for name in refresh_aggregates(dsn, start, end, schema=settings.schema)
+        ]
     except psycopg.Error as error:
         summary.aggregates_refreshed = False
         log.warning("records written, but refreshing the aggregates failed (the policies will): %s", error)
         return
     summary.aggregates_refreshed = True if refreshed else None
-
-
-# TimescaleDB refuses a refresh while a refresh policy runs on the same aggregate, rather than wait: a few short
-# retries outlast a policy run (seconds), and the refresh does again only what is still to do.
-_POLICY_WAITS = (0.5, 1.0, 2.0, 4.0)
-
-
-def _refresh_waiting_out_policies(dsn: str, start: datetime, end: datetime, settings: ParserSettings) -> list[str]:
-    for wait in _POLICY_WAITS:
-        try:
-            return refresh_aggregates(dsn, start, end, schema=settings.schema)
-        except psycopg.errors.LockNotAvailable:
-            log.info("a refresh policy is refreshing the aggregates; trying again in %.1f s", wait)
-            time.sleep(wait)
-    return refresh_aggregates(dsn, start, end, schema=settings.schema)

@@ -63,7 +63,6 @@ class RefreshAlongside:
     def __init__(self, dsn: str, schema: str) -> None:
         self.dsn = dsn
         self.schema = schema
-        self.refreshes = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = False
@@ -156,7 +155,6 @@ class RefreshAlongside:
             return
         try:
             refresh_hourly(conn, self.schema, start, end)
-            self.refreshes += 1
             log.debug("refreshed the hourly aggregates over %s .. %s while draining", start, end)
         except psycopg.errors.LockNotAvailable:
             # A refresh policy is refreshing one of them (TimescaleDB refuses a second refresh rather than
